@@ -1,0 +1,24 @@
+"""Numba-compiled loop kernels: pure functions, arrays in, arrays out.
+
+Every kernel writes its result into arrays that the caller allocates and
+checks nothing: shapes, dtypes and contiguity are the caller's duty (the
+layers in :mod:`fastlayers.layers` validate before they call).  Each kernel
+is compiled lazily, once per dtype, and cached on disk.
+"""
+
+from .conv import conv2d_forward, conv2d_grad_input, conv2d_grad_weights
+from .layout import chwb_to_nchw, nchw_to_chwb
+from .pool import maxpool2d_backward, maxpool2d_forward
+from .upsample import downsample_strided, upsample_strided
+
+__all__ = [
+    "chwb_to_nchw",
+    "conv2d_forward",
+    "conv2d_grad_input",
+    "conv2d_grad_weights",
+    "downsample_strided",
+    "maxpool2d_backward",
+    "maxpool2d_forward",
+    "nchw_to_chwb",
+    "upsample_strided",
+]

@@ -1,0 +1,51 @@
+"""Conversions between NCHW and the batch-innermost CHWB layout.
+
+The convolution kernels work on ``(channels, rows, columns, batch)`` arrays:
+their innermost loop then runs over the batch, which is contiguous, as long
+as a SIMD register and independent of the stride, and has no branches.
+"""
+
+from numba import prange
+
+from ._jit import kernel
+
+
+@kernel(parallel=True)
+def nchw_to_chwb(x, pad_top, pad_left, out):
+    """Copy ``x`` (b, c, h, w) into ``out`` (c, h + pads, w + pads, b).
+
+    ``out[c, pad_top + y, pad_left + x, b] = x[b, c, y, x]``; every other
+    element of ``out`` (the zero padding) is set to zero.
+    """
+    n_batch, n_chan, height, width = x.shape
+    padded_h, padded_w = out.shape[1], out.shape[2]
+    for task in prange(n_chan * padded_h):
+        c = task // padded_h
+        yp = task % padded_h
+        y = yp - pad_top
+        row = out[c, yp]
+        if y < 0 or y >= height:
+            row[:, :] = 0
+            continue
+        for xp in range(pad_left):
+            row[xp, :] = 0
+        for xp in range(pad_left + width, padded_w):
+            row[xp, :] = 0
+        for b in range(n_batch):
+            src = x[b, c, y]
+            for xx in range(width):
+                row[pad_left + xx, b] = src[xx]
+
+
+@kernel(parallel=True)
+def chwb_to_nchw(src, out):
+    """Copy ``src`` (c, h, w, b) into ``out`` (b, c, h, w)."""
+    n_batch, n_chan, height, width = out.shape
+    for task in prange(n_chan * height):
+        c = task // height
+        y = task % height
+        row = src[c, y]
+        for b in range(n_batch):
+            dst = out[b, c, y]
+            for xx in range(width):
+                dst[xx] = row[xx, b]
