@@ -1,0 +1,56 @@
+"""fastlayers: numba-compiled CNN layers with the FAU tutorial's interface.
+
+Swap the imports of a tutorial script for these and it runs unchanged,
+only faster::
+
+    from fastlayers import (NeuralNetwork, ConvolutionalLayer, MaxPoolLayer,
+                            FlattenLayer, FullyConnectedLayer, ReLU,
+                            SoftMaxCrossEntropyLoss, He, Const)
+
+The scipy-based implementations of the same classes live in
+:mod:`fastlayers.reference`; the compiled kernels in :mod:`fastlayers.kernels`.
+"""
+
+from .base import BaseLayer, Phase
+from .dtypes import default_dtype, get_default_dtype, set_default_dtype
+from .initializers import Const, Glorot, He, Initializer, UniformRandom, Xavier
+from .layers import (
+    BatchNorm,
+    ConvolutionalLayer,
+    DropOut,
+    FlattenLayer,
+    FullyConnectedLayer,
+    MaxPoolLayer,
+    ReLU,
+    Sigmoid,
+    SoftMaxCrossEntropyLoss,
+    TanH,
+)
+from .network import NeuralNetwork
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BaseLayer",
+    "BatchNorm",
+    "Const",
+    "ConvolutionalLayer",
+    "DropOut",
+    "FlattenLayer",
+    "FullyConnectedLayer",
+    "Glorot",
+    "He",
+    "Initializer",
+    "MaxPoolLayer",
+    "NeuralNetwork",
+    "Phase",
+    "ReLU",
+    "Sigmoid",
+    "SoftMaxCrossEntropyLoss",
+    "TanH",
+    "UniformRandom",
+    "Xavier",
+    "default_dtype",
+    "get_default_dtype",
+    "set_default_dtype",
+]

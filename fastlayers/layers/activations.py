@@ -1,0 +1,60 @@
+"""Element-wise activation functions."""
+
+import numpy as np
+from scipy.special import expit
+
+from .._validation import as_float_array, called_before, check_shape
+from ..base import BaseLayer
+
+
+class _Activation(BaseLayer):
+    def __init__(self):
+        super().__init__()
+        self._kept = None
+
+    def _check_error(self, error):
+        called_before(self._kept, self.name)
+        error = as_float_array(error, self.name, "error")
+        check_shape(error, self._kept.shape, self.name, "error")
+        return error
+
+
+class ReLU(_Activation):
+    """Rectified linear unit ``max(x, 0)``; its subgradient at 0 is 0."""
+
+    def forward(self, x):
+        x = as_float_array(x, self.name)
+        self._kept = x > 0
+        return np.where(self._kept, x, x.dtype.type(0))
+
+    def backward(self, error):
+        error = self._check_error(error)
+        return np.where(self._kept, error, error.dtype.type(0))
+
+
+class Sigmoid(_Activation):
+    """Logistic function ``1 / (1 + exp(-x))``, computed without overflow."""
+
+    def forward(self, x):
+        x = as_float_array(x, self.name)
+        self._kept = expit(x)
+        return self._kept
+
+    def backward(self, error):
+        error = self._check_error(error)
+        s = self._kept
+        return error * s * (1 - s)
+
+
+class TanH(_Activation):
+    """Hyperbolic tangent."""
+
+    def forward(self, x):
+        x = as_float_array(x, self.name)
+        self._kept = np.tanh(x)
+        return self._kept
+
+    def backward(self, error):
+        error = self._check_error(error)
+        t = self._kept
+        return error * (1 - t * t)

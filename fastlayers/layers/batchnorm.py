@@ -1,0 +1,141 @@
+"""Batch normalization for vectors and for image channels."""
+
+import numpy as np
+
+from .._validation import as_float_array, called_before, check_shape
+from ..base import Phase
+from ._trainable import TrainableLayer
+
+
+class BatchNorm(TrainableLayer):
+    """Normalize each feature (or channel) with batch statistics.
+
+    ``y = gamma * (x - mean) / sqrt(var + epsilon) + beta`` with ``gamma``
+    stored as ``weights`` (initially ones) and ``beta`` as ``bias``
+    (initially zeros).
+
+    Parameters
+    ----------
+    learning_rate : float
+        Step size of the gradient update applied in ``backward``.
+    channels : int, default 0
+        0 normalizes each feature of a (b, n) input.  A channel count C
+        normalizes each channel of a (b, C, h, w) input over batch and
+        space; a 2-D input (b, C * h * w) is read as (b, C, h * w), as the
+        tutorial's test does.
+    epsilon : float, default 1e-10
+        Added to the variance.  The tutorial's test needs it at most 1e-6.
+    momentum : float, default 0.9
+        Weight of the old value in the running mean and variance.  The first
+        training batch sets them directly, so after one batch the test
+        phase uses exactly that batch's statistics.
+    dtype : float32 or float64, optional
+        Parameter dtype; default :func:`fastlayers.get_default_dtype`.
+    """
+
+    def __init__(self, learning_rate, channels=0, *, epsilon=1e-10, momentum=0.9, dtype=None):
+        super().__init__(learning_rate, dtype)
+        if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)):
+            raise TypeError(f"{self.name}: expected channels as an int, got {channels!r}")
+        if channels < 0:
+            raise ValueError(f"{self.name}: expected channels of at least 0, got {channels!r}")
+        if not epsilon > 0:
+            raise ValueError(f"{self.name}: expected epsilon > 0, got {epsilon!r}")
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"{self.name}: expected momentum in [0, 1), got {momentum!r}")
+        self.channels = int(channels)
+        self.epsilon = float(epsilon)
+        self.momentum = float(momentum)
+        self.running_mean = None
+        self.running_var = None
+        self._cache = None
+        if self.channels:
+            self._create(self.channels)
+
+    def _create(self, size):
+        self.weights = np.ones(size)
+        self.bias = np.zeros(size)
+
+    def initialize(self, weights_initializer, bias_initializer):
+        """Reset gamma to ones and beta to zeros; initializers are not used.
+
+        Batch normalization starts as the identity by design.
+        """
+        if self._weights is not None:
+            self._create(self._weights.shape[0])
+
+    def _as_3d(self, x):
+        # A (batch, features, positions) view: statistics run over axes 0 and 2.
+        if not self.channels:
+            if x.ndim != 2:
+                raise ValueError(
+                    f"{self.name}: expected input (batch, features) with 2 dimensions "
+                    f"(channels=0), got shape {x.shape}"
+                )
+            return x.reshape(x.shape[0], x.shape[1], 1)
+        c = self.channels
+        if x.ndim == 4 and x.shape[1] == c:
+            return x.reshape(x.shape[0], c, -1)
+        if x.ndim == 2 and x.shape[1] % c == 0:
+            return x.reshape(x.shape[0], c, -1)
+        raise ValueError(
+            f"{self.name}: expected input (batch, {c}, rows, columns) or (batch, {c} * k), "
+            f"got shape {x.shape}"
+        )
+
+    def forward(self, x):
+        x = as_float_array(x, self.name)
+        x3 = self._as_3d(x)
+        if min(x3.shape) < 1:
+            raise ValueError(f"{self.name}: expected a non-empty input, got shape {x.shape}")
+        if self._weights is None:
+            self._create(x3.shape[1])
+        check_shape(self._weights, (x3.shape[1],), self.name, "weights")
+        check_shape(self._bias, (x3.shape[1],), self.name, "bias")
+        dtype = self._compute_dtype(x)
+        x3 = x3.astype(dtype, copy=False)
+        gamma = self._weights.astype(dtype)[None, :, None]
+        beta = self._bias.astype(dtype)[None, :, None]
+        if self.phase == Phase.test:
+            mean = 0.0 if self.running_mean is None else self.running_mean[None, :, None]
+            var = 1.0 if self.running_var is None else self.running_var[None, :, None]
+            batch_stats = False
+        else:
+            mean = x3.mean(axis=(0, 2), keepdims=True)
+            var = x3.var(axis=(0, 2), keepdims=True)
+            self._track(mean.reshape(-1), var.reshape(-1))
+            batch_stats = True
+        inv_std = (1.0 / np.sqrt(var + self.epsilon)).astype(dtype)
+        xhat = (x3 - mean) * inv_std
+        self._cache = (xhat, inv_std, gamma, batch_stats, x.shape)
+        return (gamma * xhat + beta).reshape(x.shape)
+
+    def _track(self, mean, var):
+        if self.running_mean is None:
+            self.running_mean, self.running_var = mean.copy(), var.copy()
+        else:
+            m = self.momentum
+            self.running_mean = m * self.running_mean + (1 - m) * mean
+            self.running_var = m * self.running_var + (1 - m) * var
+
+    def backward(self, error):
+        called_before(self._cache, self.name)
+        xhat, inv_std, gamma, batch_stats, shape = self._cache
+        error = as_float_array(error, self.name, "error").astype(xhat.dtype, copy=False)
+        check_shape(error, shape, self.name, "error")
+        e3 = error.reshape(xhat.shape)
+        self._gradient_weights = np.sum(e3 * xhat, axis=(0, 2))
+        self._gradient_bias = np.sum(e3, axis=(0, 2))
+        dxhat = e3 * gamma
+        if batch_stats:
+            # The mean and variance depend on every sample of the batch.
+            n = xhat.shape[0] * xhat.shape[2]
+            dx = (inv_std / n) * (
+                n * dxhat
+                - dxhat.sum(axis=(0, 2), keepdims=True)
+                - xhat * (dxhat * xhat).sum(axis=(0, 2), keepdims=True)
+            )
+        else:
+            dx = dxhat * inv_std
+        self._update()
+        return dx.reshape(shape)

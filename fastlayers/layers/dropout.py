@@ -1,0 +1,55 @@
+"""Inverted dropout."""
+
+import numpy as np
+
+from .._validation import as_float_array, called_before, check_shape
+from ..base import BaseLayer, Phase
+
+
+class DropOut(BaseLayer):
+    """Set each activation to zero with probability ``probability``.
+
+    In the training phase the survivors are scaled by
+    ``1 / (1 - probability)`` (inverted dropout), so the test phase is the
+    identity.  The mask is drawn from NumPy's global random state.
+
+    Parameters
+    ----------
+    probability : float
+        Chance, in [0, 1], that an activation is dropped.
+    scale_backward : bool, default False
+        The tutorial's test demands that ``backward`` multiply the error by
+        the 0/1 mask only, without the ``1 / (1 - probability)`` of the
+        forward pass; that is the default.  ``True`` applies the factor
+        too, which is the exact gradient of the forward pass.
+    """
+
+    def __init__(self, probability, *, scale_backward=False):
+        super().__init__()
+        if isinstance(probability, bool) or not isinstance(probability, (int, float, np.number)):
+            raise TypeError(f"{self.name}: expected probability as a float, got {probability!r}")
+        if not 0.0 <= probability <= 1.0:
+            raise ValueError(f"{self.name}: expected probability in [0, 1], got {probability!r}")
+        self.probability = float(probability)
+        self.scale_backward = bool(scale_backward)
+        self._mask = None
+        self._scale = 1.0
+
+    def forward(self, x):
+        x = as_float_array(x, self.name)
+        if self.phase == Phase.test:
+            self._mask = None
+            return x
+        keep = 1.0 - self.probability
+        self._mask = np.random.random_sample(x.shape) >= self.probability
+        self._scale = 1.0 / keep if keep > 0 else 0.0
+        return x * self._mask * x.dtype.type(self._scale)
+
+    def backward(self, error):
+        error = as_float_array(error, self.name, "error")
+        if self.phase == Phase.test:
+            return error
+        called_before(self._mask, self.name)
+        check_shape(error, self._mask.shape, self.name, "error")
+        out = error * self._mask
+        return out * error.dtype.type(self._scale) if self.scale_backward else out

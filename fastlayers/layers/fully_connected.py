@@ -1,0 +1,107 @@
+"""The fully connected layer (a matrix product; BLAS does the work)."""
+
+import numpy as np
+
+from .._validation import as_float_array, called_before, check_ndim, check_shape
+from ..initializers import UniformRandom
+from ._trainable import TrainableLayer
+
+
+class FullyConnectedLayer(TrainableLayer):
+    """Affine map ``y = x W + b`` of a batch of vectors.
+
+    Parameters
+    ----------
+    input_size : int
+        Length n of each input vector.
+    output_size : int
+        Length m of each output vector.
+    learning_rate : float
+        Step size of the gradient update applied in ``backward``.
+    dtype : float32 or float64, optional
+        Parameter dtype; default :func:`fastlayers.get_default_dtype`.
+
+    Notes
+    -----
+    As in the tutorial, the bias is folded into ``weights`` as its last
+    row: ``weights`` has shape (n + 1, m) and ``get_gradient_weights()``
+    covers both.  ``bias`` is a view of that row, shape (m,).  The
+    constructor fills the weights from ``UniformRandom`` because the
+    tutorial's tests use the layer without calling :meth:`initialize`.
+    """
+
+    def __init__(self, input_size, output_size, learning_rate, *, dtype=None):
+        super().__init__(learning_rate, dtype)
+        for label, value in (("input_size", input_size), ("output_size", output_size)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"{self.name}: expected {label} as an int, got {value!r}")
+            if value < 1:
+                raise ValueError(f"{self.name}: expected {label} of at least 1, got {value!r}")
+        self.input_size = int(input_size)
+        self.output_size = int(output_size)
+        self.weights = UniformRandom().initialize((self.input_size + 1, self.output_size))
+        self._x = None
+
+    @property
+    def bias(self):
+        """The bias, a view of the last row of ``weights``."""
+        return None if self._weights is None else self._weights[-1]
+
+    @bias.setter
+    def bias(self, value):
+        value = self._as_param(value, "bias")
+        check_shape(value.reshape(-1), (self.output_size,), self.name, "bias (flattened)")
+        self._weights[-1] = value.reshape(-1)
+
+    def get_gradient_bias(self):
+        """Gradient w.r.t. the bias row from the last ``backward``."""
+        grad = self._gradient_weights
+        return None if grad is None else grad[-1]
+
+    @property
+    def gradient_bias(self):
+        return self.get_gradient_bias()
+
+    def initialize(self, weights_initializer, bias_initializer):
+        """Draw new weights and bias from the given initializers.
+
+        The weights initializer is asked for shape (output_size, input_size),
+        the layout in which :class:`~fastlayers.He` reads the fan-in from the
+        second dimension, and the result is transposed into ``weights``.
+        """
+        n, m = self.input_size, self.output_size
+        w = np.asarray(weights_initializer.initialize((m, n)))
+        check_shape(w, (m, n), self.name, "initialized weights")
+        b = np.asarray(bias_initializer.initialize((1, m)))
+        check_shape(b.reshape(-1), (m,), self.name, "initialized bias (flattened)")
+        self.weights = np.vstack([w.T, b.reshape(1, m)])
+
+    def forward(self, x):
+        """Return ``x @ W + b`` for ``x`` of shape (b, input_size)."""
+        x = as_float_array(x, self.name)
+        check_ndim(x, 2, self.name, "input", "(batch, input_size)")
+        if x.shape[1] != self.input_size:
+            raise ValueError(
+                f"{self.name}: expected input of shape (batch, {self.input_size}), got shape {x.shape}"
+            )
+        check_shape(self._weights, (self.input_size + 1, self.output_size), self.name, "weights")
+        dtype = self._compute_dtype(x)
+        w = self._weights.astype(dtype, copy=False)
+        self._x = x.astype(dtype, copy=False)
+        self._w = w
+        return self._x @ w[:-1] + w[-1]
+
+    def backward(self, error):
+        """Return the error w.r.t. the input and take a gradient step."""
+        called_before(self._x, self.name)
+        x, w = self._x, self._w
+        error = as_float_array(error, self.name, "error").astype(x.dtype, copy=False)
+        check_shape(error, (x.shape[0], self.output_size), self.name, "error")
+        grad = np.empty_like(w)
+        np.matmul(x.T, error, out=grad[:-1])
+        np.sum(error, axis=0, out=grad[-1])
+        dx = error @ w[:-1].T
+        self._gradient_weights = grad
+        if self.learning_rate != 0.0:
+            self._weights -= self.learning_rate * grad
+        return dx
