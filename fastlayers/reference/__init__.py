@@ -1,0 +1,44 @@
+"""Reference layers: the straightforward SciPy/NumPy implementations.
+
+Same classes and interface as :mod:`fastlayers.layers`, written the way the
+FAU tutorial "How to Build a Deep Learning Framework" intends: NumPy for the
+dense layers, activations, loss and batch normalization, Python loops over
+``scipy.signal.correlate`` / ``convolve`` for the convolution and over the
+windows for max pooling.  They share no numeric code with
+:mod:`fastlayers.kernels` and are kept as the oracle for the tests and as the
+naive side of the benchmarks; they are slow by design.
+"""
+
+from ..base import BaseLayer, Phase
+from ..initializers import Const, Glorot, He, Initializer, UniformRandom, Xavier
+from .activations import ReLU, Sigmoid, TanH
+from .batchnorm import BatchNorm
+from .conv import ConvolutionalLayer
+from .dropout import DropOut
+from .flatten import FlattenLayer
+from .fully_connected import FullyConnectedLayer
+from .loss import SoftMaxCrossEntropyLoss
+from .network import NeuralNetwork
+from .pooling import MaxPoolLayer
+
+__all__ = [
+    "BaseLayer",
+    "BatchNorm",
+    "Const",
+    "ConvolutionalLayer",
+    "DropOut",
+    "FlattenLayer",
+    "FullyConnectedLayer",
+    "Glorot",
+    "He",
+    "Initializer",
+    "MaxPoolLayer",
+    "NeuralNetwork",
+    "Phase",
+    "ReLU",
+    "SoftMaxCrossEntropyLoss",
+    "Sigmoid",
+    "TanH",
+    "UniformRandom",
+    "Xavier",
+]
