@@ -25,7 +25,10 @@ class FullyConnectedLayer(TrainableLayer):
     -----
     As in the tutorial, the bias is folded into ``weights`` as its last
     row: ``weights`` has shape (n + 1, m) and ``get_gradient_weights()``
-    covers both.  ``bias`` is a view of that row, shape (m,).  The
+    covers both.  ``bias`` reads that row as a read-only copy of shape
+    (m,) and assigning to ``bias`` writes the row.  (A writable view would
+    change under code that keeps the old ``bias`` while assigning new ones,
+    as the tutorial's gradient check does.)  The
     constructor fills the weights from ``UniformRandom`` because the
     tutorial's tests use the layer without calling :meth:`initialize`.
     """
@@ -44,8 +47,10 @@ class FullyConnectedLayer(TrainableLayer):
 
     @property
     def bias(self):
-        """The bias, a view of the last row of ``weights``."""
-        return None if self._weights is None else self._weights[-1]
+        """The bias: a read-only copy of the last row of ``weights``."""
+        bias = self._weights[-1].copy()
+        bias.flags.writeable = False
+        return bias
 
     @bias.setter
     def bias(self, value):
