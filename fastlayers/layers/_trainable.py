@@ -24,8 +24,9 @@ class TrainableLayer(BaseLayer):
 
     Parameters are stored in the layer's ``dtype``: an array assigned in
     another dtype is converted once, when it is assigned.  ``backward``
-    calls :meth:`_update`, the tutorial's plain gradient step
-    ``p -= learning_rate * grad``.
+    calls :meth:`_update`: with ``optimizer`` None (the default) that is
+    the tutorial's plain step ``p -= learning_rate * grad``; otherwise
+    ``optimizer.update(name, param, grad)`` updates each parameter in place.
     """
 
     def __init__(self, learning_rate, dtype=None):
@@ -36,6 +37,7 @@ class TrainableLayer(BaseLayer):
         self._bias = None
         self._gradient_weights = None
         self._gradient_bias = None
+        self.optimizer = None
 
     def _as_param(self, value, what):
         arr = as_float_array(value, self.name, what)
@@ -99,7 +101,17 @@ class TrainableLayer(BaseLayer):
         # NumPy's promotion: float32 only when input and parameters are float32.
         return np.result_type(x.dtype, self._dtype)
 
+    def _parameters(self):
+        """(name, parameter, gradient) of every trainable array."""
+        return (
+            ("weights", self._weights, self._gradient_weights),
+            ("bias", self._bias, self._gradient_bias),
+        )
+
     def _update(self):
-        if self.learning_rate != 0.0:
-            self._weights -= self.learning_rate * self._gradient_weights
-            self._bias -= self.learning_rate * self._gradient_bias
+        if self.optimizer is not None:
+            for name, param, grad in self._parameters():
+                self.optimizer.update(name, param, grad)
+        elif self.learning_rate != 0.0:
+            for _, param, grad in self._parameters():
+                param -= self.learning_rate * grad

@@ -107,6 +107,9 @@ class FullyConnectedLayer(TrainableLayer):
         np.sum(error, axis=0, out=grad[-1])
         dx = error @ w[:-1].T
         self._gradient_weights = grad
-        if self.learning_rate != 0.0:
-            self._weights -= self.learning_rate * grad
+        self._update()
         return dx
+
+    def _parameters(self):
+        # The bias is the last row of the weights: one array, one update.
+        return (("weights", self._weights, self._gradient_weights),)
