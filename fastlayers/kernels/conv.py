@@ -4,12 +4,86 @@ All arrays are in the batch-innermost layout of :mod:`.layout`:
 inputs ``(c, h, w, b)``, outputs and output errors ``(k, oh, ow, b)``,
 weights ``(k, c, m, n)``.  The caller pads the input once
 (:func:`.layout.nchw_to_chwb`), so no inner loop tests for borders.
+
+The hot loops are plain multiply-adds along the batch axis.  What makes
+them fast is how many multiply-adds share each load and store: the
+forward pass updates two output channels from four taps at a time, the
+weight gradient accumulates four output pixels per tap.
 """
 
 import numpy as np
 from numba import prange
 
 from ._jit import kernel
+
+
+@kernel
+def _tap_rows(n_chan, k_h, k_w, padded_h, padded_w):
+    # Row of the (c * hp * wp, b) view of the padded input that tap
+    # t = (c, i, j) reads for output pixel (0, 0); other pixels add an offset.
+    rows = np.empty(n_chan * k_h * k_w, np.intp)
+    for t in range(rows.size):
+        c = t // (k_h * k_w)
+        i = (t // k_w) % k_h
+        j = t % k_w
+        rows[t] = (c * padded_h + i) * padded_w + j
+    return rows
+
+
+@kernel
+def _correlate_pair(x_rows, base, tap_rows, w0, w1, a0, a1):
+    # a0 += sum_t w0[t] * x_rows[base + tap_rows[t]], likewise a1 with w1:
+    # four taps per pass, so one load and store of each accumulator
+    # serves eight multiply-adds.
+    n_taps = tap_rows.size
+    n_batch = a0.size
+    t = 0
+    while t + 4 <= n_taps:
+        x0 = x_rows[base + tap_rows[t]]
+        x1 = x_rows[base + tap_rows[t + 1]]
+        x2 = x_rows[base + tap_rows[t + 2]]
+        x3 = x_rows[base + tap_rows[t + 3]]
+        p0, p1, p2, p3 = w0[t], w0[t + 1], w0[t + 2], w0[t + 3]
+        q0, q1, q2, q3 = w1[t], w1[t + 1], w1[t + 2], w1[t + 3]
+        for b in range(n_batch):
+            v0 = x0[b]
+            v1 = x1[b]
+            v2 = x2[b]
+            v3 = x3[b]
+            a0[b] += p0 * v0 + p1 * v1 + p2 * v2 + p3 * v3
+            a1[b] += q0 * v0 + q1 * v1 + q2 * v2 + q3 * v3
+        t += 4
+    while t < n_taps:
+        x0 = x_rows[base + tap_rows[t]]
+        p0 = w0[t]
+        q0 = w1[t]
+        for b in range(n_batch):
+            a0[b] += p0 * x0[b]
+            a1[b] += q0 * x0[b]
+        t += 1
+
+
+@kernel
+def _correlate_one(x_rows, base, tap_rows, w0, a0):
+    # The single-channel version of _correlate_pair, for an odd channel out.
+    n_taps = tap_rows.size
+    n_batch = a0.size
+    t = 0
+    while t + 4 <= n_taps:
+        x0 = x_rows[base + tap_rows[t]]
+        x1 = x_rows[base + tap_rows[t + 1]]
+        x2 = x_rows[base + tap_rows[t + 2]]
+        x3 = x_rows[base + tap_rows[t + 3]]
+        p0, p1, p2, p3 = w0[t], w0[t + 1], w0[t + 2], w0[t + 3]
+        for b in range(n_batch):
+            a0[b] += p0 * x0[b] + p1 * x1[b] + p2 * x2[b] + p3 * x3[b]
+        t += 4
+    while t < n_taps:
+        x0 = x_rows[base + tap_rows[t]]
+        p0 = w0[t]
+        for b in range(n_batch):
+            a0[b] += p0 * x0[b]
+        t += 1
 
 
 @kernel(parallel=True)
@@ -22,8 +96,9 @@ def conv2d_forward(xp, weights, bias, stride_y, stride_x, out):
     Parameters
     ----------
     xp : ndarray, shape (c, hp, wp, b)
-        Zero-padded input.
+        Zero-padded input, C-contiguous.
     weights : ndarray, shape (k, c, m, n)
+        C-contiguous.
     bias : ndarray, shape (k,)
     stride_y, stride_x : int
     out : ndarray, shape (k, oh, ow, b)
@@ -31,51 +106,25 @@ def conv2d_forward(xp, weights, bias, stride_y, stride_x, out):
         (likewise for the columns).
     """
     n_kern, out_h, out_w, n_batch = out.shape
-    n_chan, k_h, k_w = weights.shape[1], weights.shape[2], weights.shape[3]
-    # Four output channels share every load of the input: one load feeds
-    # four multiply-adds instead of one.
-    n_blocks = (n_kern + 3) // 4
-    for task in prange(n_blocks * out_h):
-        k0 = (task // out_h) * 4
+    n_chan, padded_h, padded_w = xp.shape[0], xp.shape[1], xp.shape[2]
+    k_h, k_w = weights.shape[2], weights.shape[3]
+    tap_rows = _tap_rows(n_chan, k_h, k_w, padded_h, padded_w)
+    w_flat = weights.reshape(n_kern, tap_rows.size)
+    x_rows = xp.reshape(n_chan * padded_h * padded_w, n_batch)
+    n_pairs = (n_kern + 1) // 2
+    for task in prange(n_pairs * out_h):
+        k0 = (task // out_h) * 2
         oy = task % out_h
-        if k0 + 4 <= n_kern:
-            for ox in range(out_w):
-                a0 = out[k0, oy, ox]
+        for ox in range(out_w):
+            base = oy * stride_y * padded_w + ox * stride_x
+            a0 = out[k0, oy, ox]
+            a0[:] = bias[k0]
+            if k0 + 1 < n_kern:
                 a1 = out[k0 + 1, oy, ox]
-                a2 = out[k0 + 2, oy, ox]
-                a3 = out[k0 + 3, oy, ox]
-                a0[:] = bias[k0]
                 a1[:] = bias[k0 + 1]
-                a2[:] = bias[k0 + 2]
-                a3[:] = bias[k0 + 3]
-                for c in range(n_chan):
-                    for i in range(k_h):
-                        xrow = xp[c, oy * stride_y + i]
-                        for j in range(k_w):
-                            w0 = weights[k0, c, i, j]
-                            w1 = weights[k0 + 1, c, i, j]
-                            w2 = weights[k0 + 2, c, i, j]
-                            w3 = weights[k0 + 3, c, i, j]
-                            xv = xrow[ox * stride_x + j]
-                            for b in range(n_batch):
-                                v = xv[b]
-                                a0[b] += w0 * v
-                                a1[b] += w1 * v
-                                a2[b] += w2 * v
-                                a3[b] += w3 * v
-        else:
-            for k in range(k0, n_kern):
-                for ox in range(out_w):
-                    acc = out[k, oy, ox]
-                    acc[:] = bias[k]
-                    for c in range(n_chan):
-                        for i in range(k_h):
-                            xrow = xp[c, oy * stride_y + i]
-                            for j in range(k_w):
-                                wv = weights[k, c, i, j]
-                                xv = xrow[ox * stride_x + j]
-                                for b in range(n_batch):
-                                    acc[b] += wv * xv[b]
+                _correlate_pair(x_rows, base, tap_rows, w_flat[k0], w_flat[k0 + 1], a0, a1)
+            else:
+                _correlate_one(x_rows, base, tap_rows, w_flat[k0], a0)
 
 
 @kernel(parallel=True)
@@ -84,7 +133,10 @@ def conv2d_grad_input(err, weights, stride_y, stride_x, pad_top, pad_left, dx):
 
     Works as a gather over the output error: each input pixel collects the
     taps that touched it, so a strided convolution costs no work for the
-    zeros that an explicit upsampling of the error would insert.
+    zeros that an explicit upsampling of the error would insert.  (At
+    stride 1 the same gradient is a forward correlation of the padded error
+    with the flipped kernels, which the layer computes with
+    :func:`conv2d_forward` instead.)
 
     Parameters
     ----------
@@ -149,18 +201,35 @@ def conv2d_grad_weights(xp, err, stride_y, stride_x, grad_w, grad_b):
         k = task // (n_chan * k_h)
         c = (task // k_h) % n_chan
         i = task % k_h
-        # One partial sum per (tap, batch lane): the hot loop is a plain
-        # vector multiply-add, and the lanes are summed once at the end.
+        # One partial sum per (tap, batch lane), summed over the lanes once
+        # at the end; four output pixels share each load and store of it.
         part = np.zeros((k_w, n_batch), dtype=grad_w.dtype)
         for oy in range(out_h):
             xrow = xp[c, oy * stride_y + i]
-            for ox in range(out_w):
-                ev = err[k, oy, ox]
+            erow = err[k, oy]
+            ox = 0
+            while ox + 4 <= out_w:
+                e0 = erow[ox]
+                e1 = erow[ox + 1]
+                e2 = erow[ox + 2]
+                e3 = erow[ox + 3]
                 for j in range(k_w):
-                    xv = xrow[ox * stride_x + j]
+                    x0 = xrow[ox * stride_x + j]
+                    x1 = xrow[(ox + 1) * stride_x + j]
+                    x2 = xrow[(ox + 2) * stride_x + j]
+                    x3 = xrow[(ox + 3) * stride_x + j]
                     pj = part[j]
                     for b in range(n_batch):
-                        pj[b] += ev[b] * xv[b]
+                        pj[b] += e0[b] * x0[b] + e1[b] * x1[b] + e2[b] * x2[b] + e3[b] * x3[b]
+                ox += 4
+            while ox < out_w:
+                e0 = erow[ox]
+                for j in range(k_w):
+                    x0 = xrow[ox * stride_x + j]
+                    pj = part[j]
+                    for b in range(n_batch):
+                        pj[b] += e0[b] * x0[b]
+                ox += 1
         for j in range(k_w):
             grad_w[k, c, i, j] = part[j].sum()
     for k in prange(n_kern):

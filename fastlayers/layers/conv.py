@@ -212,12 +212,31 @@ class ConvolutionalLayer(TrainableLayer):
         grad_w = np.empty(self.weights_shape, dtype)
         grad_b = np.empty(self.n_kernels, dtype)
         kernels.conv2d_grad_weights(padded, err_t, *self.stride_shape, grad_w, grad_b)
-        dx_t = np.empty((c, h, w, b), dtype)
-        top, _, left, _ = self._pads
-        kernels.conv2d_grad_input(err_t, weights, *self.stride_shape, top, left, dx_t)
+        dx_t = self._input_gradient(error, err_t, weights, in_shape)
         dx = np.empty(in_shape, dtype)
         kernels.chwb_to_nchw(dx_t, dx)
         self._gradient_weights = grad_w
         self._gradient_bias = grad_b
         self._update()
         return dx
+
+    def _input_gradient(self, error, err_t, weights, in_shape):
+        """Error w.r.t. the input in the (c, h, w, b) layout."""
+        b, c, h, w = in_shape
+        top, bottom, left, right = self._pads
+        m, n = self.kernel_shape[1:]
+        dtype = err_t.dtype
+        dx_t = np.empty((c, h, w, b), dtype)
+        if self.stride_shape != (1, 1) or max(top, bottom) >= m or max(left, right) >= n:
+            kernels.conv2d_grad_input(err_t, weights, *self.stride_shape, top, left, dx_t)
+            return dx_t
+        # At stride 1 the input gradient is the error, padded by the kernel
+        # size minus the forward padding, correlated with the flipped
+        # kernels with input and output channels swapped: the forward
+        # kernel computes it at full speed.
+        k, out_h, out_w = err_t.shape[:3]
+        padded = np.empty((k, out_h + 2 * m - 2 - top - bottom, out_w + 2 * n - 2 - left - right, b), dtype)
+        kernels.nchw_to_chwb(kernel_ready(error, dtype), m - 1 - top, n - 1 - left, padded)
+        flipped = np.ascontiguousarray(weights[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+        kernels.conv2d_forward(padded, flipped, np.zeros(c, dtype), 1, 1, dx_t)
+        return dx_t
