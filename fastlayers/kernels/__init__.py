@@ -7,6 +7,7 @@ is compiled lazily, once per dtype, and cached on disk.
 """
 
 from .conv import conv2d_forward, conv2d_grad_input, conv2d_grad_weights
+from .dense import matmul, matmul_tn
 from .layout import chwb_to_nchw, nchw_to_chwb
 from .pool import maxpool2d_backward, maxpool2d_forward
 from .upsample import downsample_strided, upsample_strided
@@ -17,6 +18,8 @@ __all__ = [
     "conv2d_grad_input",
     "conv2d_grad_weights",
     "downsample_strided",
+    "matmul",
+    "matmul_tn",
     "maxpool2d_backward",
     "maxpool2d_forward",
     "nchw_to_chwb",

@@ -1,10 +1,11 @@
-"""The fully connected layer (a matrix product; BLAS does the work)."""
+"""The fully connected layer."""
 
 import numpy as np
 
+from .. import kernels
 from .._validation import as_float_array, called_before, check_ndim, check_shape
 from ..initializers import UniformRandom
-from ._trainable import TrainableLayer
+from ._trainable import TrainableLayer, kernel_ready
 
 
 class FullyConnectedLayer(TrainableLayer):
@@ -91,21 +92,25 @@ class FullyConnectedLayer(TrainableLayer):
             )
         check_shape(self._weights, (self.input_size + 1, self.output_size), self.name, "weights")
         dtype = self._compute_dtype(x)
-        w = self._weights.astype(dtype, copy=False)
-        self._x = x.astype(dtype, copy=False)
-        self._w = w
-        return self._x @ w[:-1] + w[-1]
+        w = kernel_ready(self._weights, dtype)
+        x = kernel_ready(x, dtype)
+        out = np.empty((x.shape[0], self.output_size), dtype)
+        kernels.matmul(x, w[:-1], out)
+        out += w[-1]
+        self._x, self._w = x, w
+        return out
 
     def backward(self, error):
         """Return the error w.r.t. the input and take a gradient step."""
         called_before(self._x, self.name)
         x, w = self._x, self._w
-        error = as_float_array(error, self.name, "error").astype(x.dtype, copy=False)
+        error = kernel_ready(as_float_array(error, self.name, "error"), x.dtype)
         check_shape(error, (x.shape[0], self.output_size), self.name, "error")
         grad = np.empty_like(w)
-        np.matmul(x.T, error, out=grad[:-1])
+        kernels.matmul_tn(x, error, grad[:-1])
         np.sum(error, axis=0, out=grad[-1])
-        dx = error @ w[:-1].T
+        dx = np.empty_like(x)
+        kernels.matmul(error, np.ascontiguousarray(w[:-1].T), dx)
         self._gradient_weights = grad
         self._update()
         return dx
