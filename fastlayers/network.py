@@ -65,10 +65,18 @@ class NeuralNetwork:
         return activation
 
     def backward(self):
-        """Propagate the error of the last batch down and update every layer."""
+        """Propagate the error of the last batch down and update every layer.
+
+        The first layer's error with respect to the network input is never
+        used, so a first layer that offers ``backward_parameters`` (as
+        :class:`~fastlayers.ConvolutionalLayer` does) skips computing it.
+        """
         error = self.loss_layer.backward(self.label_tensor)
-        for layer in reversed(self.layers):
+        for layer in reversed(self.layers[1:]):
             error = layer.backward(error)
+        if self.layers:
+            first = self.layers[0]
+            getattr(first, "backward_parameters", first.backward)(error)
 
     def train(self, iterations):
         """Run ``iterations`` training steps, appending each loss to ``loss``."""

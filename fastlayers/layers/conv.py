@@ -201,20 +201,33 @@ class ConvolutionalLayer(TrainableLayer):
 
     def backward(self, error):
         """Return the error w.r.t. the input and take a gradient step."""
+        return self._backward(error, input_gradient=True)
+
+    def backward_parameters(self, error):
+        """Like :meth:`backward` but skip the error w.r.t. the input.
+
+        For the first layer of a network, whose input needs no gradient;
+        :class:`~fastlayers.NeuralNetwork` calls it there.  Returns None.
+        """
+        self._backward(error, input_gradient=False)
+
+    def _backward(self, error, input_gradient):
         called_before(self._cache, self.name)
         padded, in_shape, weights, out_shape = self._cache
         error = as_float_array(error, self.name, "error")
         check_shape(error, out_shape, self.name, "error")
         dtype = padded.dtype
-        b, c, h, w = in_shape
+        b = in_shape[0]
         err_t = np.empty((out_shape[1], out_shape[2], out_shape[3], b), dtype)
         kernels.nchw_to_chwb(kernel_ready(error, dtype), 0, 0, err_t)
         grad_w = np.empty(self.weights_shape, dtype)
         grad_b = np.empty(self.n_kernels, dtype)
         kernels.conv2d_grad_weights(padded, err_t, *self.stride_shape, grad_w, grad_b)
-        dx_t = self._input_gradient(error, err_t, weights, in_shape)
-        dx = np.empty(in_shape, dtype)
-        kernels.chwb_to_nchw(dx_t, dx)
+        dx = None
+        if input_gradient:
+            dx_t = self._input_gradient(error, err_t, weights, in_shape)
+            dx = np.empty(in_shape, dtype)
+            kernels.chwb_to_nchw(dx_t, dx)
         self._gradient_weights = grad_w
         self._gradient_bias = grad_b
         self._update()

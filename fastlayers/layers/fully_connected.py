@@ -102,15 +102,29 @@ class FullyConnectedLayer(TrainableLayer):
 
     def backward(self, error):
         """Return the error w.r.t. the input and take a gradient step."""
+        return self._backward(error, input_gradient=True)
+
+    def backward_parameters(self, error):
+        """Like :meth:`backward` but skip the error w.r.t. the input.
+
+        For the first layer of a network, whose input needs no gradient;
+        :class:`~fastlayers.NeuralNetwork` calls it there.  Returns None.
+        """
+        self._backward(error, input_gradient=False)
+
+    def _backward(self, error, input_gradient):
         called_before(self._x, self.name)
         x, w = self._x, self._w
-        error = kernel_ready(as_float_array(error, self.name, "error"), x.dtype)
+        error = as_float_array(error, self.name, "error")
         check_shape(error, (x.shape[0], self.output_size), self.name, "error")
+        error = kernel_ready(error, x.dtype)
         grad = np.empty_like(w)
         kernels.matmul_tn(x, error, grad[:-1])
         np.sum(error, axis=0, out=grad[-1])
-        dx = np.empty_like(x)
-        kernels.matmul(error, np.ascontiguousarray(w[:-1].T), dx)
+        dx = None
+        if input_gradient:
+            dx = np.empty_like(x)
+            kernels.matmul(error, np.ascontiguousarray(w[:-1].T), dx)
         self._gradient_weights = grad
         self._update()
         return dx
