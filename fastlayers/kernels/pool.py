@@ -32,19 +32,29 @@ def maxpool2d_forward(x, pool_h, pool_w, stride_y, stride_x, out, argmax):
         plane = x[b, c]
         for oy in range(out_h):
             y0 = oy * stride_y
+            best = out[b, c, oy]
+            where = argmax[b, c, oy]
+            src = plane[y0]
             for ox in range(out_w):
-                x0 = ox * stride_x
-                best = plane[y0, x0]
-                where = y0 * width + x0
-                for i in range(pool_h):
-                    for j in range(pool_w):
-                        v = plane[y0 + i, x0 + j]
+                best[ox] = src[ox * stride_x]
+                where[ox] = y0 * width + ox * stride_x
+            # One window tap at a time across the whole output row: the
+            # loop over ox has no branches (the comparison becomes a
+            # select), and scanning taps in row-major order keeps the
+            # first maximum on ties.
+            for i in range(pool_h):
+                src = plane[y0 + i]
+                for j in range(pool_w):
+                    if i == 0 and j == 0:
+                        continue
+                    tap = (y0 + i) * width + j
+                    for ox in range(out_w):
+                        v = src[ox * stride_x + j]
+                        current = best[ox]
                         # The first NaN wins and nothing beats it afterwards.
-                        if v > best or (v != v and best == best):
-                            best = v
-                            where = (y0 + i) * width + x0 + j
-                out[b, c, oy, ox] = best
-                argmax[b, c, oy, ox] = where
+                        take = (v > current) | ((v != v) & (current == current))
+                        best[ox] = v if take else current
+                        where[ox] = tap + ox * stride_x if take else where[ox]
 
 
 @kernel(parallel=True)
