@@ -27,6 +27,7 @@ from .layers import (
     TanH,
 )
 from .network import NeuralNetwork
+from .parallel import get_num_threads, set_num_threads, threading_layer
 
 __version__ = "0.1.0"
 
@@ -52,5 +53,8 @@ __all__ = [
     "Xavier",
     "default_dtype",
     "get_default_dtype",
+    "get_num_threads",
     "set_default_dtype",
+    "set_num_threads",
+    "threading_layer",
 ]

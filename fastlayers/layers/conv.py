@@ -3,6 +3,7 @@
 import numpy as np
 
 from .. import kernels
+from ..parallel import serialised
 from .._validation import as_float_array, called_before, check_ndim, check_shape, pair
 from ..initializers import Const, UniformRandom
 from ._trainable import TrainableLayer, kernel_ready
@@ -180,6 +181,7 @@ class ConvolutionalLayer(TrainableLayer):
         check_shape(self._weights, self.weights_shape, self.name, "weights")
         check_shape(self._bias, (self.n_kernels,), self.name, "bias")
 
+    @serialised
     def forward(self, x):
         """Convolve ``x`` (b, c, h, w) and return (b, n_kernels, h', w')."""
         x = as_float_array(x, self.name)
@@ -211,6 +213,7 @@ class ConvolutionalLayer(TrainableLayer):
         """
         self._backward(error, input_gradient=False)
 
+    @serialised
     def _backward(self, error, input_gradient):
         called_before(self._cache, self.name)
         padded, in_shape, weights, out_shape = self._cache

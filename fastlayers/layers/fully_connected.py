@@ -3,6 +3,7 @@
 import numpy as np
 
 from .. import kernels
+from ..parallel import serialised
 from .._validation import as_float_array, called_before, check_ndim, check_shape
 from ..initializers import UniformRandom
 from ._trainable import TrainableLayer, kernel_ready
@@ -82,6 +83,7 @@ class FullyConnectedLayer(TrainableLayer):
         check_shape(b.reshape(-1), (m,), self.name, "initialized bias (flattened)")
         self.weights = np.vstack([w.T, b.reshape(1, m)])
 
+    @serialised
     def forward(self, x):
         """Return ``x @ W + b`` for ``x`` of shape (b, input_size)."""
         x = as_float_array(x, self.name)
@@ -112,6 +114,7 @@ class FullyConnectedLayer(TrainableLayer):
         """
         self._backward(error, input_gradient=False)
 
+    @serialised
     def _backward(self, error, input_gradient):
         called_before(self._x, self.name)
         x, w = self._x, self._w

@@ -3,6 +3,7 @@
 import numpy as np
 
 from .. import kernels
+from ..parallel import serialised
 from .._validation import as_float_array, called_before, check_ndim, check_shape, pair
 from ..base import BaseLayer
 from ._trainable import kernel_ready
@@ -42,6 +43,7 @@ class MaxPoolLayer(BaseLayer):
         (py, px), (sy, sx) = self.neighborhood, self.stride
         return b, c, (h - py) // sy + 1, (w - px) // sx + 1
 
+    @serialised
     def forward(self, x):
         """Pool ``x`` (b, c, h, w) and remember where each maximum was."""
         x = as_float_array(x, self.name)
@@ -62,6 +64,7 @@ class MaxPoolLayer(BaseLayer):
         self._cache = (argmax, x.shape, x.dtype)
         return out
 
+    @serialised
     def backward(self, error):
         """Route ``error`` to the maxima of the last forward pass."""
         called_before(self._cache, self.name)

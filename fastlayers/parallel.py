@@ -1,0 +1,89 @@
+"""Thread count of the kernels, and their safety under Python threads.
+
+The kernels run on numba's thread pool.  Of numba's threading layers,
+``tbb`` and ``omp`` accept parallel kernels launched from several Python
+threads at once, but ``workqueue`` (the fallback where neither TBB nor
+OpenMP is available, e.g. on many macOS installs) aborts the process.
+Every layer therefore enters :func:`kernel_section` around its kernel
+calls, which serialises them when, and only when, the layer in use is
+``workqueue``.
+"""
+
+import contextlib
+import functools
+import threading
+
+import numba
+import numpy as np
+from numba import prange
+
+_lock = threading.Lock()
+_serialise = None  # decided on first use: True for the workqueue layer
+
+
+@numba.njit(parallel=True, cache=True)
+def _touch_pool(out):
+    # Launches the thread pool so that numba settles on a threading layer.
+    for i in prange(out.size):
+        out[i] = i
+
+
+def _needs_lock():
+    global _serialise
+    if _serialise is None:
+        with _lock:
+            if _serialise is None:
+                _touch_pool(np.empty(2, np.int64))
+                _serialise = numba.threading_layer() == "workqueue"
+    return _serialise
+
+
+@contextlib.contextmanager
+def kernel_section():
+    """Context in which a layer may call parallel kernels.
+
+    Serialises concurrent callers under the ``workqueue`` threading layer;
+    a no-op under ``tbb`` and ``omp``.
+    """
+    if _needs_lock():
+        with _lock:
+            yield
+    else:
+        yield
+
+
+def serialised(method):
+    """Decorator: run ``method`` inside :func:`kernel_section`."""
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        with kernel_section():
+            return method(*args, **kwargs)
+
+    return wrapper
+
+
+def threading_layer():
+    """Name of the numba threading layer the kernels run on."""
+    _needs_lock()
+    return numba.threading_layer()
+
+
+def get_num_threads():
+    """Number of threads the kernels use (in the calling thread)."""
+    return numba.get_num_threads()
+
+
+def set_num_threads(n):
+    """Use ``n`` threads in the kernels launched from the calling thread.
+
+    ``n`` ranges from 1 to ``numba.config.NUMBA_NUM_THREADS`` (the number of
+    cores unless the ``NUMBA_NUM_THREADS`` environment variable says
+    otherwise).  Like numba's own setting, it applies per Python thread.
+    """
+    limit = numba.config.NUMBA_NUM_THREADS
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"set_num_threads: expected an int, got {n!r}")
+    if not 1 <= n <= limit:
+        raise ValueError(f"set_num_threads: expected 1 to {limit} threads, got {n}")
+    numba.set_num_threads(int(n))
