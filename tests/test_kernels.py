@@ -1,0 +1,387 @@
+"""The compiled kernels of ``fastlayers.kernels`` against brute-force NumPy loops.
+
+Outputs are pre-filled with NaN so that a kernel which leaves any element
+unwritten (the contract is "written in full") fails the comparison.
+"""
+
+import numpy as np
+import pytest
+from conftest import assert_close
+
+from fastlayers import kernels
+
+DTYPES = [np.float64, np.float32]
+
+
+def nan_array(shape, dtype):
+    """An output buffer full of NaN."""
+    return np.full(shape, np.nan, dtype=dtype)
+
+
+# ---------------------------------------------------------------------------
+# Brute-force references (NCHW, explicit loops)
+# ---------------------------------------------------------------------------
+
+
+def ref_pad(x, top, bottom, left, right):
+    """Zero-pad the two spatial axes of an NCHW array."""
+    b, c, h, w = x.shape
+    out = np.zeros((b, c, h + top + bottom, w + left + right), dtype=x.dtype)
+    out[:, :, top : top + h, left : left + w] = x
+    return out
+
+
+def ref_conv_forward(xp, weights, bias, sy, sx):
+    """Strided cross-correlation of a padded NCHW input, one output pixel at a time."""
+    b, c, hp, wp = xp.shape
+    k, _, m, n = weights.shape
+    oh, ow = (hp - m) // sy + 1, (wp - n) // sx + 1
+    out = np.zeros((b, k, oh, ow))
+    for bi in range(b):
+        for ki in range(k):
+            for oy in range(oh):
+                for ox in range(ow):
+                    window = xp[bi, :, oy * sy : oy * sy + m, ox * sx : ox * sx + n]
+                    out[bi, ki, oy, ox] = np.sum(window * weights[ki]) + bias[ki]
+    return out
+
+
+def ref_conv_grad_input(err, weights, sy, sx, padded_hw, top, left, hw):
+    """Scatter each output error back over the window it was computed from."""
+    b, k, oh, ow = err.shape
+    _, c, m, n = weights.shape
+    dxp = np.zeros((b, c) + padded_hw)
+    for bi in range(b):
+        for ki in range(k):
+            for oy in range(oh):
+                for ox in range(ow):
+                    dxp[bi, :, oy * sy : oy * sy + m, ox * sx : ox * sx + n] += (
+                        err[bi, ki, oy, ox] * weights[ki]
+                    )
+    return dxp[:, :, top : top + hw[0], left : left + hw[1]]
+
+
+def ref_conv_grad_weights(xp, err, sy, sx, m, n):
+    """Sum of error times input window, over batch and output positions."""
+    b, k, oh, ow = err.shape
+    c = xp.shape[1]
+    grad_w = np.zeros((k, c, m, n))
+    for bi in range(b):
+        for ki in range(k):
+            for oy in range(oh):
+                for ox in range(ow):
+                    window = xp[bi, :, oy * sy : oy * sy + m, ox * sx : ox * sx + n]
+                    grad_w[ki] += err[bi, ki, oy, ox] * window
+    return grad_w, err.sum(axis=(0, 2, 3))
+
+
+def ref_maxpool(x, ph, pw, sy, sx):
+    """Max and flat in-plane argmax per window, with ``np.argmax`` semantics."""
+    b, c, h, w = x.shape
+    oh, ow = (h - ph) // sy + 1, (w - pw) // sx + 1
+    out = np.zeros((b, c, oh, ow), dtype=x.dtype)
+    where = np.zeros((b, c, oh, ow), dtype=np.intp)
+    for bi in range(b):
+        for ci in range(c):
+            for oy in range(oh):
+                for ox in range(ow):
+                    window = x[bi, ci, oy * sy : oy * sy + ph, ox * sx : ox * sx + pw]
+                    i, j = np.unravel_index(np.argmax(window), window.shape)
+                    out[bi, ci, oy, ox] = window[i, j]
+                    where[bi, ci, oy, ox] = (oy * sy + i) * w + ox * sx + j
+    return out, where
+
+
+# ---------------------------------------------------------------------------
+# Layout conversion
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("pads", [(0, 0, 0, 0), (1, 2, 0, 3), (2, 2, 2, 2)])
+def test_nchw_to_chwb_pads_and_transposes(dtype, pads, rng):
+    top, bottom, left, right = pads
+    x = rng.standard_normal((3, 2, 4, 5)).astype(dtype)
+    out = nan_array((2, 4 + top + bottom, 5 + left + right, 3), dtype)
+    kernels.nchw_to_chwb(x, top, left, out)
+    expected = ref_pad(x, top, bottom, left, right).transpose(1, 2, 3, 0)
+    np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_chwb_to_nchw_round_trip(dtype, rng):
+    x = rng.standard_normal((3, 2, 4, 5)).astype(dtype)
+    chwb = nan_array((2, 4, 5, 3), dtype)
+    kernels.nchw_to_chwb(x, 0, 0, chwb)
+    back = nan_array(x.shape, dtype)
+    kernels.chwb_to_nchw(chwb, back)
+    np.testing.assert_array_equal(back, x)
+    np.testing.assert_array_equal(chwb, x.transpose(1, 2, 3, 0))
+
+
+# ---------------------------------------------------------------------------
+# Convolution in the CHWB layout
+# ---------------------------------------------------------------------------
+
+CONV_CASES = [
+    # batch, channels, h, w, kernels, m, n, stride (sy, sx), pads (t, b, l, r)
+    (2, 3, 7, 8, 4, 3, 3, (1, 1), (1, 1, 1, 1)),  # kernels exactly one block of 4
+    (3, 2, 6, 9, 5, 4, 2, (2, 3), (2, 1, 0, 1)),  # a block of 4 plus a remainder
+    (1, 1, 5, 5, 3, 5, 5, (1, 1), (0, 0, 0, 0)),  # remainder only, 1x1 output
+    (2, 2, 9, 7, 6, 3, 4, (3, 2), (1, 1, 2, 1)),
+    (4, 3, 6, 6, 2, 1, 1, (2, 2), (0, 0, 0, 0)),  # 1x1 kernel
+]
+
+
+def to_chwb(x, pads=(0, 0, 0, 0)):
+    """Pad and convert an NCHW array with the library kernel (tested above)."""
+    top, bottom, left, right = pads
+    b, c, h, w = x.shape
+    out = nan_array((c, h + top + bottom, w + left + right, b), x.dtype)
+    kernels.nchw_to_chwb(x, top, left, out)
+    return out
+
+
+def from_chwb(x):
+    """Convert a CHWB array back to NCHW."""
+    c, h, w, b = x.shape
+    out = nan_array((b, c, h, w), x.dtype)
+    kernels.chwb_to_nchw(x, out)
+    return out
+
+
+def conv_data(case, dtype, rng):
+    b, c, h, w, k, m, n, (sy, sx), pads = case
+    x = rng.standard_normal((b, c, h, w)).astype(dtype)
+    weights = rng.standard_normal((k, c, m, n)).astype(dtype)
+    bias = rng.standard_normal(k).astype(dtype)
+    xp = ref_pad(x, *pads)
+    oh = (xp.shape[2] - m) // sy + 1
+    ow = (xp.shape[3] - n) // sx + 1
+    return x, xp, weights, bias, (b, k, oh, ow)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv2d_forward(case, dtype, rng):
+    x, xp, weights, bias, out_shape = conv_data(case, dtype, rng)
+    sy, sx = case[7]
+    b, k, oh, ow = out_shape
+    out = nan_array((k, oh, ow, b), dtype)
+    kernels.conv2d_forward(to_chwb(x, case[8]), weights, bias, sy, sx, out)
+    expected = ref_conv_forward(xp.astype(np.float64), weights, bias, sy, sx)
+    assert_close(from_chwb(out), expected, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv2d_grad_input(case, dtype, rng):
+    x, xp, weights, _, out_shape = conv_data(case, dtype, rng)
+    sy, sx = case[7]
+    top, _, left, _ = case[8]
+    err = rng.standard_normal(out_shape).astype(dtype)
+    dx = nan_array(x.shape[1:] + x.shape[:1], dtype)
+    kernels.conv2d_grad_input(to_chwb(err), weights, sy, sx, top, left, dx)
+    expected = ref_conv_grad_input(
+        err.astype(np.float64), weights, sy, sx, xp.shape[2:], top, left, x.shape[2:]
+    )
+    assert_close(from_chwb(dx), expected, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv2d_grad_weights(case, dtype, rng):
+    x, xp, weights, _, out_shape = conv_data(case, dtype, rng)
+    sy, sx = case[7]
+    err = rng.standard_normal(out_shape).astype(dtype)
+    grad_w = nan_array(weights.shape, dtype)
+    grad_b = nan_array(weights.shape[:1], dtype)
+    kernels.conv2d_grad_weights(to_chwb(x, case[8]), to_chwb(err), sy, sx, grad_w, grad_b)
+    m, n = weights.shape[2:]
+    expected_w, expected_b = ref_conv_grad_weights(xp.astype(np.float64), err, sy, sx, m, n)
+    assert_close(grad_w, expected_w, dtype)
+    assert_close(grad_b, expected_b, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv2d_forward_is_linear_in_the_input(dtype, rng):
+    # <conv(x), e> == <x, conv_grad_input(e)> (with zero bias): the two
+    # kernels are adjoint, checked without any reference implementation.
+    b, c, h, w, k, m, n, (sy, sx), pads = CONV_CASES[1]
+    x = rng.standard_normal((b, c, h, w)).astype(dtype)
+    weights = rng.standard_normal((k, c, m, n)).astype(dtype)
+    xp = to_chwb(x, pads)
+    oh, ow = (xp.shape[1] - m) // sy + 1, (xp.shape[2] - n) // sx + 1
+    out = nan_array((k, oh, ow, b), dtype)
+    kernels.conv2d_forward(xp, weights, np.zeros(k, dtype), sy, sx, out)
+    err = rng.standard_normal(out.shape).astype(dtype)
+    dx = nan_array((c, h, w, b), dtype)
+    kernels.conv2d_grad_input(err, weights, sy, sx, pads[0], pads[2], dx)
+    lhs = np.sum(out.astype(np.float64) * err)
+    rhs = np.sum(to_chwb(x).astype(np.float64) * dx)
+    assert_close(lhs, rhs, dtype)
+
+
+# ---------------------------------------------------------------------------
+# Max pooling
+# ---------------------------------------------------------------------------
+
+POOL_CASES = [
+    # window (ph, pw), stride (sy, sx)
+    ((2, 2), (2, 2)),
+    ((2, 2), (1, 1)),  # overlapping
+    ((3, 2), (2, 1)),  # overlapping in x only
+    ((2, 3), (3, 2)),  # gaps between windows
+    ((1, 1), (1, 1)),
+    ((5, 6), (1, 1)),  # one window covering the whole plane
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("window, stride", POOL_CASES)
+def test_maxpool_forward_with_ties(window, stride, dtype, rng):
+    # Few distinct values: most windows hold several equal maxima, and the
+    # first in row-major order must win.
+    x = rng.integers(0, 3, (2, 3, 5, 6)).astype(dtype)
+    expected, expected_where = ref_maxpool(x, *window, *stride)
+    out = nan_array(expected.shape, dtype)
+    where = np.full(expected.shape, -1, dtype=np.intp)
+    kernels.maxpool2d_forward(x, *window, *stride, out, where)
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(where, expected_where)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_maxpool_forward_negative_values(dtype, rng):
+    x = -rng.random((2, 2, 4, 6)).astype(dtype) - 1
+    expected, expected_where = ref_maxpool(x, 2, 3, 2, 3)
+    out = nan_array(expected.shape, dtype)
+    where = np.full(expected.shape, -1, dtype=np.intp)
+    kernels.maxpool2d_forward(x, 2, 3, 2, 3, out, where)
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(where, expected_where)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_maxpool_forward_nan_propagates(dtype, rng):
+    x = rng.random((1, 2, 4, 4)).astype(dtype)
+    x[0, 0, 0, 0] = np.nan  # first element of a window
+    x[0, 0, 1, 3] = np.nan  # last element of another
+    x[0, 1, 2, 2] = np.nan  # in two overlapping windows
+    x[0, 1, 3, 3] = np.nan  # the second NaN of the same window
+    for window, stride in [((2, 2), (2, 2)), ((2, 2), (1, 1))]:
+        expected, expected_where = ref_maxpool(x, *window, *stride)
+        out = np.zeros(expected.shape, dtype)
+        where = np.full(expected.shape, -1, dtype=np.intp)
+        kernels.maxpool2d_forward(x, *window, *stride, out, where)
+        np.testing.assert_array_equal(np.isnan(out), np.isnan(expected))
+        assert np.isnan(out).any()
+        np.testing.assert_array_equal(out[~np.isnan(out)], expected[~np.isnan(expected)])
+        # np.argmax points at the first NaN of a window.
+        np.testing.assert_array_equal(where, expected_where)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("window, stride", POOL_CASES)
+def test_maxpool_backward_sums_on_overlap(window, stride, dtype, rng):
+    x = rng.integers(0, 3, (2, 3, 5, 6)).astype(dtype)
+    _, where = ref_maxpool(x, *window, *stride)
+    err = rng.standard_normal(where.shape).astype(dtype)
+    expected = np.zeros(x.shape)
+    b, c, oh, ow = where.shape
+    for bi, ci, oy, ox in np.ndindex(b, c, oh, ow):
+        y, xx = divmod(where[bi, ci, oy, ox], x.shape[3])
+        expected[bi, ci, y, xx] += err[bi, ci, oy, ox]
+    dx = nan_array(x.shape, dtype)
+    kernels.maxpool2d_backward(err, where, dx)
+    assert_close(dx, expected, dtype)
+
+
+def test_maxpool_backward_accumulates_on_shared_maximum():
+    # One maximum in the middle shared by all four overlapping windows.
+    x = np.zeros((1, 1, 3, 3))
+    x[0, 0, 1, 1] = 1.0
+    out = nan_array((1, 1, 2, 2), np.float64)
+    where = np.full((1, 1, 2, 2), -1, dtype=np.intp)
+    kernels.maxpool2d_forward(x, 2, 2, 1, 1, out, where)
+    np.testing.assert_array_equal(where, np.full((1, 1, 2, 2), 4))
+    dx = nan_array(x.shape, np.float64)
+    kernels.maxpool2d_backward(np.array([[[[1.0, 2.0], [3.0, 4.0]]]]), where, dx)
+    expected = np.zeros((1, 1, 3, 3))
+    expected[0, 0, 1, 1] = 10.0
+    np.testing.assert_array_equal(dx, expected)
+
+
+# ---------------------------------------------------------------------------
+# Strided upsampling and downsampling
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("stride, full", [((2, 2), (7, 8)), ((1, 3), (4, 10)), ((3, 2), (9, 5))])
+def test_upsample_places_values_and_zeros(stride, full, dtype, rng):
+    sy, sx = stride
+    h, w = full
+    small = rng.standard_normal((2, 3, -(-h // sy), -(-w // sx))).astype(dtype) + 5
+    out = nan_array((2, 3, h, w), dtype)
+    kernels.upsample_strided(small, sy, sx, out)
+    expected = np.zeros((2, 3, h, w), dtype)
+    for oy in range(small.shape[2]):
+        for ox in range(small.shape[3]):
+            expected[:, :, oy * sy, ox * sx] = small[:, :, oy, ox]
+    np.testing.assert_array_equal(out, expected)
+    # Non-zeros exactly on the stride grid (the values are far from 0).
+    grid = np.zeros((h, w), bool)
+    grid[::sy, ::sx] = True
+    np.testing.assert_array_equal(out != 0, np.broadcast_to(grid, out.shape))
+
+    back = nan_array(small.shape, dtype)
+    kernels.downsample_strided(out, sy, sx, back)
+    np.testing.assert_array_equal(back, small)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_downsample_keeps_every_stride_th_pixel(dtype, rng):
+    x = rng.standard_normal((2, 2, 7, 9)).astype(dtype)
+    out = nan_array((2, 2, 3, 3), dtype)
+    kernels.downsample_strided(x, 3, 4, out)
+    np.testing.assert_array_equal(out, x[:, :, ::3, ::4])
+
+
+# ---------------------------------------------------------------------------
+# Dense matrix products
+# ---------------------------------------------------------------------------
+
+
+def ref_matmul(a, b):
+    """Triple loop ``a @ b`` in float64."""
+    out = np.zeros((a.shape[0], b.shape[1]))
+    for i in range(a.shape[0]):
+        for j in range(b.shape[1]):
+            for k in range(a.shape[1]):
+                out[i, j] += float(a[i, k]) * float(b[k, j])
+    return out
+
+
+# Inner sizes around multiples of 4 exercise the unrolled loop and its tail.
+MATMUL_SHAPES = [(1, 1, 1), (3, 4, 5), (5, 7, 2), (2, 9, 6), (4, 8, 1)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("rows, inner, cols", MATMUL_SHAPES)
+def test_matmul(rows, inner, cols, dtype, rng):
+    a = rng.standard_normal((rows, inner)).astype(dtype)
+    b = rng.standard_normal((inner, cols)).astype(dtype)
+    out = nan_array((rows, cols), dtype)
+    kernels.matmul(a, b, out)
+    assert_close(out, ref_matmul(a, b), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("rows, inner, cols", MATMUL_SHAPES)
+def test_matmul_tn(rows, inner, cols, dtype, rng):
+    a = rng.standard_normal((inner, rows)).astype(dtype)
+    b = rng.standard_normal((inner, cols)).astype(dtype)
+    out = nan_array((rows, cols), dtype)
+    kernels.matmul_tn(a, b, out)
+    assert_close(out, ref_matmul(a.T, b), dtype)
