@@ -12,7 +12,8 @@ def as_float_array(x, layer, what="input"):
     """Return ``x`` as a float32 or float64 array.
 
     Float32 and float64 arrays pass unchanged, float16 becomes float32,
-    integers and booleans become float64 (as NumPy promotes them).
+    integers and booleans become float64 (as NumPy promotes them), and
+    non-native byte order becomes native.
 
     Raises
     ------
@@ -20,6 +21,9 @@ def as_float_array(x, layer, what="input"):
         For complex, object, string and other non-numeric data.
     """
     arr = np.asarray(x) if not isinstance(x, np.ndarray) else x
+    if not arr.dtype.isnative:
+        # The kernels are compiled for native byte order only.
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     kind = arr.dtype.kind
     if kind == "f":
         if arr.dtype.itemsize < 4:

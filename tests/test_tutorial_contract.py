@@ -831,10 +831,27 @@ def test_dropout_mask_is_the_documented_draw():
     np.random.seed(99)
     out = DropOut(0.25).forward(x)
     np.random.seed(99)
-    mask = np.random.random_sample(x.shape) >= 0.25
-    # The mask is bit-identical; the scaling may round either way (1 ulp).
-    np.testing.assert_array_equal(out != 0, mask)
-    np.testing.assert_allclose(out, x * mask / 0.75, rtol=1e-15, atol=0)
+    keys = np.random.random_sample(x.shape)
+    n_drop = np.floor(0.25 * 50 + np.random.random_sample(x.shape[1])).astype(int)
+    # In each feature the entries with the n_drop smallest keys are dropped.
+    expected = np.ones(x.shape, bool)
+    for f in range(x.shape[1]):
+        expected[np.argsort(keys[:, f])[: n_drop[f]], f] = False
+    np.testing.assert_array_equal(out != 0, expected)
+    np.testing.assert_allclose(out, x * expected / 0.75, rtol=1e-15, atol=0)
+
+
+def test_dropout_drops_each_entry_with_the_given_probability():
+    layer = DropOut(0.3)
+    masks = np.array([layer.forward(np.ones((7, 5))) != 0 for _ in range(4000)])
+    dropped_per_feature = (~masks).sum(axis=1)
+    # floor(0.3 * 7 + u) drops: 2 or 3 entries of every feature, never more or fewer.
+    assert set(np.unique(dropped_per_feature)) == {2, 3}
+    # Each entry is dropped with chance 0.3: the mean over 140000 entries has
+    # a standard error of 0.0012, so 0.01 is a safe bound.
+    assert abs((~masks).mean() - 0.3) < 0.01
+    # And every position is treated alike.
+    assert np.all(np.abs((~masks).mean(axis=0) - 0.3) < 0.03)
 
 
 def test_dropout_test_phase_is_identity():

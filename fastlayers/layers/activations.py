@@ -20,12 +20,16 @@ class _Activation(BaseLayer):
 
 
 class ReLU(_Activation):
-    """Rectified linear unit ``max(x, 0)``; its subgradient at 0 is 0."""
+    """Rectified linear unit ``max(x, 0)``; its subgradient at 0 is 0.
+
+    NaN inputs stay NaN in the output (and get zero gradient), so a
+    diverging network shows it instead of hiding it.
+    """
 
     def forward(self, x):
         x = as_float_array(x, self.name)
         self._kept = x > 0
-        return np.where(self._kept, x, x.dtype.type(0))
+        return np.maximum(x, x.dtype.type(0))
 
     def backward(self, error):
         error = self._check_error(error)

@@ -90,6 +90,14 @@ class BatchNorm(TrainableLayer):
             raise ValueError(f"{self.name}: expected a non-empty input, got shape {x.shape}")
         if self._weights is None:
             self._create(x3.shape[1])
+        elif self._weights.ndim == 1 and self._weights.shape[0] != x3.shape[1]:
+            # Either the input changed size since the parameters were made,
+            # or parameters of another size were assigned: name both.
+            raise ValueError(
+                f"{self.name}: expected weights of shape ({x3.shape[1]},) for input of shape "
+                f"{x.shape} ({x3.shape[1]} features or channels), got weights of shape "
+                f"{self._weights.shape}"
+            )
         check_shape(self._weights, (x3.shape[1],), self.name, "weights")
         check_shape(self._bias, (x3.shape[1],), self.name, "bias")
         dtype = self._compute_dtype(x)
@@ -97,8 +105,8 @@ class BatchNorm(TrainableLayer):
         gamma = self._weights.astype(dtype)[None, :, None]
         beta = self._bias.astype(dtype)[None, :, None]
         if self.phase == Phase.test:
-            mean = 0.0 if self.running_mean is None else self.running_mean[None, :, None]
-            var = 1.0 if self.running_var is None else self.running_var[None, :, None]
+            mean = 0.0 if self.running_mean is None else self.running_mean.astype(dtype)[None, :, None]
+            var = 1.0 if self.running_var is None else self.running_var.astype(dtype)[None, :, None]
             batch_stats = False
         else:
             mean = x3.mean(axis=(0, 2), keepdims=True)

@@ -43,7 +43,9 @@ class SoftMaxCrossEntropyLoss(BaseLayer):
         # log-softmax instead of log(softmax): no epsilon is needed and a
         # confident wrong answer still costs its full loss.
         log_prob = shifted - np.log(total)
-        return float(-np.sum(labels * log_prob))
+        # A wrong class at -inf has probability 0 and costs nothing; without
+        # the where, its 0 * -inf would make the loss NaN.
+        return float(-np.sum(labels * np.where(labels != 0, log_prob, 0.0)))
 
     def backward(self, labels):
         """Return ``softmax(x) - labels`` for the ``x`` of the last forward."""

@@ -4,6 +4,7 @@ import numpy as np
 
 from .._validation import as_float_array, called_before, check_shape
 from ..base import BaseLayer, Phase
+from ..layers.dropout import dropout_mask
 
 
 class DropOut(BaseLayer):
@@ -20,9 +21,10 @@ class DropOut(BaseLayer):
 
     Notes
     -----
-    Training: ``x * mask / (1 - probability)`` with
-    ``mask = np.random.random_sample(x.shape) >= probability`` drawn from
-    the global random state.  ``Phase.test``: the identity.
+    Training: ``x * mask / (1 - probability)`` with the mask of
+    :func:`fastlayers.layers.dropout.dropout_mask` (shared with the fast
+    layer so that both draw the same mask from the same random state).
+    ``Phase.test``: the identity.
     """
 
     def __init__(self, probability, *, scale_backward=False):
@@ -45,7 +47,7 @@ class DropOut(BaseLayer):
         if self.phase == Phase.test:
             self._mask = None
             return x
-        mask = np.random.random_sample(x.shape) >= self.probability
+        mask = dropout_mask(x.shape, self.probability)
         self._mask = mask
         if self.probability == 1.0:
             # Nothing survives; avoid 0/0.
