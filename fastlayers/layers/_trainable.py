@@ -97,6 +97,22 @@ class TrainableLayer(BaseLayer):
         """Same as :meth:`get_gradient_bias`."""
         return self._gradient_bias
 
+    def backward(self, error):
+        """Return the error w.r.t. the input and take a gradient step."""
+        return self._backward(error, input_gradient=True)
+
+    def backward_parameters(self, error):
+        """Like :meth:`backward` but skip the error w.r.t. the input.
+
+        For the first layer of a network, whose input needs no gradient;
+        :class:`~fastlayers.NeuralNetwork` calls it there.  Returns None.
+        """
+        self._backward(error, input_gradient=False)
+
+    def _backward(self, error, input_gradient):
+        """Compute the gradients, update, and return the input error or None."""
+        raise NotImplementedError
+
     def _compute_dtype(self, x):
         # NumPy's promotion: float32 only when input and parameters are float32.
         return np.result_type(x.dtype, self._dtype)

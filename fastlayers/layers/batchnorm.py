@@ -126,7 +126,7 @@ class BatchNorm(TrainableLayer):
             self.running_mean = m * self.running_mean + (1 - m) * mean
             self.running_var = m * self.running_var + (1 - m) * var
 
-    def backward(self, error):
+    def _backward(self, error, input_gradient):
         called_before(self._cache, self.name)
         xhat, inv_std, gamma, batch_stats, shape = self._cache
         error = as_float_array(error, self.name, "error").astype(xhat.dtype, copy=False)
@@ -135,7 +135,9 @@ class BatchNorm(TrainableLayer):
         self._gradient_weights = np.sum(e3 * xhat, axis=(0, 2))
         self._gradient_bias = np.sum(e3, axis=(0, 2))
         dxhat = e3 * gamma
-        if batch_stats:
+        if not input_gradient:
+            dx = None
+        elif batch_stats:
             # The mean and variance depend on every sample of the batch.
             n = xhat.shape[0] * xhat.shape[2]
             dx = (inv_std / n) * (
@@ -146,4 +148,4 @@ class BatchNorm(TrainableLayer):
         else:
             dx = dxhat * inv_std
         self._update()
-        return dx.reshape(shape)
+        return None if dx is None else dx.reshape(shape)

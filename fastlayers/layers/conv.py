@@ -201,18 +201,6 @@ class ConvolutionalLayer(TrainableLayer):
         self._cache = (padded, x.shape, weights, out_shape)
         return out
 
-    def backward(self, error):
-        """Return the error w.r.t. the input and take a gradient step."""
-        return self._backward(error, input_gradient=True)
-
-    def backward_parameters(self, error):
-        """Like :meth:`backward` but skip the error w.r.t. the input.
-
-        For the first layer of a network, whose input needs no gradient;
-        :class:`~fastlayers.NeuralNetwork` calls it there.  Returns None.
-        """
-        self._backward(error, input_gradient=False)
-
     @serialised
     def _backward(self, error, input_gradient):
         called_before(self._cache, self.name)
