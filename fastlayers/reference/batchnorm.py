@@ -3,12 +3,11 @@
 import numpy as np
 
 from .._validation import as_float_array, called_before, check_ndim, check_shape
-from ..base import BaseLayer, Phase
-from ..dtypes import float_dtype, get_default_dtype
-from ._params import compute_dtype, sgd_step, to_param
+from ..base import Phase
+from ._params import TrainableReference, compute_dtype, with_doc
 
 
-class BatchNorm(BaseLayer):
+class BatchNorm(TrainableReference):
     """Normalize by batch statistics, then scale by ``gamma`` and shift by ``beta``.
 
     Parameters
@@ -36,8 +35,10 @@ class BatchNorm(BaseLayer):
     no training batch was seen).
     """
 
+    _dtype_attrs = TrainableReference._dtype_attrs + ("running_mean", "running_var")
+
     def __init__(self, learning_rate, channels=0, *, epsilon=1e-10, momentum=0.9, dtype=None):
-        super().__init__()
+        # Checked before super().__init__ checks dtype, so their errors come first.
         if isinstance(channels, (bool, np.bool_)) or not isinstance(channels, (int, np.integer)):
             raise TypeError(f"{self.name}: expected channels as an int >= 0, got {channels!r}")
         if channels < 0:
@@ -46,54 +47,20 @@ class BatchNorm(BaseLayer):
             raise ValueError(f"{self.name}: expected epsilon >= 0, got {epsilon!r}")
         if not 0.0 <= momentum <= 1.0:
             raise ValueError(f"{self.name}: expected momentum in [0, 1], got {momentum!r}")
-        self.learning_rate = learning_rate
+        super().__init__(learning_rate, dtype)
         self.channels = int(channels)
         self.epsilon = float(epsilon)
         self.momentum = float(momentum)
-        self._dtype = float_dtype(get_default_dtype() if dtype is None else dtype, self.name)
-        self._weights = None
-        self._bias = None
         self.running_mean = None
         self.running_var = None
         self._cache = None
-        self._gradient_weights = None
-        self._gradient_bias = None
 
-    @property
-    def dtype(self):
-        """Dtype of the parameters and running statistics; assigning converts them."""
-        return self._dtype
-
-    @dtype.setter
-    def dtype(self, value):
-        self._dtype = float_dtype(value, self.name)
-        for attr in ("_weights", "_bias", "running_mean", "running_var"):
-            arr = getattr(self, attr)
-            if arr is not None:
-                setattr(self, attr, arr.astype(self._dtype))
-
-    def astype(self, dtype):
-        """Convert the parameters to ``dtype`` and return the layer."""
-        self.dtype = dtype
-        return self
-
-    @property
-    def weights(self):
-        """``gamma``, one scale per feature or channel."""
-        return self._weights
-
-    @weights.setter
-    def weights(self, value):
-        self._weights = to_param(value, self._dtype, self.name, "weights")
-
-    @property
-    def bias(self):
-        """``beta``, one shift per feature or channel."""
-        return self._bias
-
-    @bias.setter
-    def bias(self, value):
-        self._bias = to_param(value, self._dtype, self.name, "bias")
+    dtype = with_doc(
+        TrainableReference.dtype,
+        "Dtype of the parameters and running statistics; assigning converts them.",
+    )
+    weights = with_doc(TrainableReference.weights, "``gamma``, one scale per feature or channel.")
+    bias = with_doc(TrainableReference.bias, "``beta``, one shift per feature or channel.")
 
     def initialize(self, weights_initializer=None, bias_initializer=None):
         """Create ``gamma = 1`` and ``beta = 0`` if their size is known.
@@ -162,17 +129,16 @@ class BatchNorm(BaseLayer):
 
         self._gradient_weights = gradient_weights
         self._gradient_bias = gradient_bias
-        self._weights = sgd_step(self._weights, gradient_weights, self.learning_rate, self._dtype)
-        self._bias = sgd_step(self._bias, gradient_bias, self.learning_rate, self._dtype)
+        self._sgd_step()
         return dx.reshape(shape)
 
     def get_gradient_weights(self):
         """Gradient w.r.t. ``gamma`` from the last backward, summed over the batch."""
-        return self._gradient_weights
+        return super().get_gradient_weights()
 
     def get_gradient_bias(self):
         """Gradient w.r.t. ``beta`` from the last backward, summed over the batch."""
-        return self._gradient_bias
+        return super().get_gradient_bias()
 
     def _as_3d(self, x):
         """View ``x`` as (batch, features or channels, positions)."""

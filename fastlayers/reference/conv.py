@@ -9,13 +9,11 @@ import numpy as np
 from scipy.signal import convolve, correlate
 
 from .._validation import as_float_array, called_before, check_ndim, check_shape, pair
-from ..base import BaseLayer
-from ..dtypes import float_dtype, get_default_dtype
 from ..initializers import Const, UniformRandom
-from ._params import compute_dtype, initialized, positive_int, sgd_step, to_param
+from ._params import TrainableReference, compute_dtype, initialized, positive_int, with_doc
 
 
-class ConvolutionalLayer(BaseLayer):
+class ConvolutionalLayer(TrainableReference):
     """Cross-correlation with ``n_kernels`` kernels, fully connected in depth.
 
     Parameters
@@ -57,56 +55,24 @@ class ConvolutionalLayer(BaseLayer):
         *,
         dtype=None,
     ):
-        super().__init__()
-        self.stride_shape = pair(stride_shape, self.name, "stride_shape")
-        self.kernel_shape = _kernel_shape(kernel_shape, self.name)
-        self.n_kernels = positive_int(n_kernels, self.name, "n_kernels")
-        self.padding = _padding(padding, self.name)
-        self.learning_rate = learning_rate
-        self._dtype = float_dtype(get_default_dtype() if dtype is None else dtype, self.name)
-        self._weights = None
-        self._bias = None
+        # Checked before super().__init__ checks dtype, so their errors come first.
+        stride_shape = pair(stride_shape, self.name, "stride_shape")
+        kernel_shape = _kernel_shape(kernel_shape, self.name)
+        n_kernels = positive_int(n_kernels, self.name, "n_kernels")
+        padding = _padding(padding, self.name)
+        super().__init__(learning_rate, dtype)
+        self.stride_shape = stride_shape
+        self.kernel_shape = kernel_shape
+        self.n_kernels = n_kernels
+        self.padding = padding
         self._x = None
-        self._gradient_weights = None
-        self._gradient_bias = None
         self.initialize(
             UniformRandom() if weights_initializer is None else weights_initializer,
             Const(0.1) if bias_initializer is None else bias_initializer,
         )
 
-    @property
-    def dtype(self):
-        """Dtype of the parameters; assigning converts them."""
-        return self._dtype
-
-    @dtype.setter
-    def dtype(self, value):
-        self._dtype = float_dtype(value, self.name)
-        self._weights = self._weights.astype(self._dtype)
-        self._bias = self._bias.astype(self._dtype)
-
-    def astype(self, dtype):
-        """Convert the parameters to ``dtype`` and return the layer."""
-        self.dtype = dtype
-        return self
-
-    @property
-    def weights(self):
-        """Kernels, shape ``(n_kernels, c, m, n)``."""
-        return self._weights
-
-    @weights.setter
-    def weights(self, value):
-        self._weights = to_param(value, self._dtype, self.name, "weights")
-
-    @property
-    def bias(self):
-        """One bias per kernel, shape ``(n_kernels,)``."""
-        return self._bias
-
-    @bias.setter
-    def bias(self, value):
-        self._bias = to_param(value, self._dtype, self.name, "bias")
+    weights = with_doc(TrainableReference.weights, "Kernels, shape ``(n_kernels, c, m, n)``.")
+    bias = with_doc(TrainableReference.bias, "One bias per kernel, shape ``(n_kernels,)``.")
 
     def initialize(self, weights_initializer, bias_initializer):
         """Draw weights and bias from the given initializers.
@@ -227,17 +193,8 @@ class ConvolutionalLayer(BaseLayer):
 
         self._gradient_weights = gradient_weights
         self._gradient_bias = gradient_bias
-        self._weights = sgd_step(self._weights, gradient_weights, self.learning_rate, self._dtype)
-        self._bias = sgd_step(self._bias, gradient_bias, self.learning_rate, self._dtype)
+        self._sgd_step()
         return np.ascontiguousarray(dx)
-
-    def get_gradient_weights(self):
-        """Gradient w.r.t. ``weights`` from the last backward, summed over the batch."""
-        return self._gradient_weights
-
-    def get_gradient_bias(self):
-        """Gradient w.r.t. ``bias`` from the last backward, summed over the batch."""
-        return self._gradient_bias
 
     def _pads(self):
         """Padding as (top, bottom, left, right)."""

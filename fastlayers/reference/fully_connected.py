@@ -3,13 +3,18 @@
 import numpy as np
 
 from .._validation import as_float_array, called_before, check_ndim, check_shape
-from ..base import BaseLayer
-from ..dtypes import float_dtype, get_default_dtype
 from ..initializers import UniformRandom
-from ._params import compute_dtype, initialized, positive_int, sgd_step, to_param
+from ._params import (
+    TrainableReference,
+    compute_dtype,
+    initialized,
+    positive_int,
+    to_param,
+    with_doc,
+)
 
 
-class FullyConnectedLayer(BaseLayer):
+class FullyConnectedLayer(TrainableReference):
     """Dense layer ``y = [x, 1] @ W`` with the bias as the last row of ``W``.
 
     Parameters
@@ -31,39 +36,19 @@ class FullyConnectedLayer(BaseLayer):
     """
 
     def __init__(self, input_size, output_size, learning_rate, *, dtype=None):
-        super().__init__()
-        self.input_size = positive_int(input_size, self.name, "input_size")
-        self.output_size = positive_int(output_size, self.name, "output_size")
-        self.learning_rate = learning_rate
-        self._dtype = float_dtype(get_default_dtype() if dtype is None else dtype, self.name)
-        self._weights = None
+        # Checked before super().__init__ checks dtype, so their errors come first.
+        input_size = positive_int(input_size, self.name, "input_size")
+        output_size = positive_int(output_size, self.name, "output_size")
+        super().__init__(learning_rate, dtype)
+        self.input_size = input_size
+        self.output_size = output_size
         self.weights = UniformRandom().initialize((self.input_size + 1, self.output_size))
         self._x_aug = None
-        self._gradient_weights = None
 
-    @property
-    def dtype(self):
-        """Dtype of the parameters; assigning converts them."""
-        return self._dtype
-
-    @dtype.setter
-    def dtype(self, value):
-        self._dtype = float_dtype(value, self.name)
-        self._weights = self._weights.astype(self._dtype)
-
-    def astype(self, dtype):
-        """Convert the parameters to ``dtype`` and return the layer."""
-        self.dtype = dtype
-        return self
-
-    @property
-    def weights(self):
-        """Weights of shape ``(input_size + 1, output_size)``, bias last."""
-        return self._weights
-
-    @weights.setter
-    def weights(self, value):
-        self._weights = to_param(value, self._dtype, self.name, "weights")
+    weights = with_doc(
+        TrainableReference.weights,
+        "Weights of shape ``(input_size + 1, output_size)``, bias last.",
+    )
 
     @property
     def bias(self):
@@ -122,16 +107,13 @@ class FullyConnectedLayer(BaseLayer):
         called_before(self._x_aug, self.name)
         error = as_float_array(error, self.name, "error")
         check_shape(error, (self._x_aug.shape[0], self.output_size), self.name, "error")
-        weights = self._weights
         self._gradient_weights = self._x_aug.T @ error
         # Input error with the weights used in forward, i.e. before the update.
-        dx = error @ weights[:-1].T
-        self._weights = sgd_step(weights, self._gradient_weights, self.learning_rate, self._dtype)
+        dx = error @ self._weights[:-1].T
+        # The bias row is part of the weights, so this steps it too
+        # (_gradient_bias stays None).
+        self._sgd_step()
         return dx
-
-    def get_gradient_weights(self):
-        """Gradient w.r.t. ``weights`` from the last backward, summed over the batch."""
-        return self._gradient_weights
 
     def get_gradient_bias(self):
         """Gradient w.r.t. ``bias`` (last row of the weight gradient)."""
