@@ -89,3 +89,15 @@ def called_before(state, layer, method="forward"):
     """Raise ``RuntimeError`` when backward runs without a forward before it."""
     if state is None:
         raise RuntimeError(f"{layer}: backward() called before {method}()")
+
+
+def kernel_ready(arr, dtype):
+    """Return ``arr`` as a C-contiguous, writeable array of ``dtype``.
+
+    The kernels are compiled for exactly this kind of array; anything else
+    (a strided view, a read-only buffer) is copied once here instead of
+    compiling another specialisation of every kernel.
+    """
+    if arr.dtype == dtype and arr.flags.c_contiguous and arr.flags.writeable:
+        return arr
+    return np.array(arr, dtype=dtype, order="C", copy=True)

@@ -6,6 +6,7 @@ layers in :mod:`fastlayers.layers` validate before they call).  Each kernel
 is compiled lazily, once per dtype, and cached on disk.
 """
 
+from .activation import relu_backward, relu_forward
 from .conv import conv2d_forward, conv2d_grad_input, conv2d_grad_weights
 from .dense import matmul, matmul_tn
 from .layout import chwb_to_nchw, nchw_to_chwb
@@ -23,5 +24,7 @@ __all__ = [
     "maxpool2d_backward",
     "maxpool2d_forward",
     "nchw_to_chwb",
+    "relu_backward",
+    "relu_forward",
     "upsample_strided",
 ]

@@ -7,18 +7,6 @@ from ..base import BaseLayer
 from ..dtypes import float_dtype, get_default_dtype
 
 
-def kernel_ready(arr, dtype):
-    """Return ``arr`` as a C-contiguous, writeable array of ``dtype``.
-
-    The kernels are compiled for exactly this kind of array; anything else
-    (a strided view, a read-only buffer) is copied once here instead of
-    compiling another specialisation of every kernel.
-    """
-    if arr.dtype == dtype and arr.flags.c_contiguous and arr.flags.writeable:
-        return arr
-    return np.array(arr, dtype=dtype, order="C", copy=True)
-
-
 class TrainableLayer(BaseLayer):
     """Base of the layers that own ``weights`` and ``bias``.
 

@@ -3,7 +3,8 @@
 import numpy as np
 from scipy.special import expit
 
-from .._validation import as_float_array, called_before, check_shape
+from .. import kernels
+from .._validation import as_float_array, called_before, check_shape, kernel_ready
 from ..base import BaseLayer
 
 
@@ -28,12 +29,17 @@ class ReLU(_Activation):
 
     def forward(self, x):
         x = as_float_array(x, self.name)
-        self._kept = x > 0
-        return np.maximum(x, x.dtype.type(0))
+        x = kernel_ready(x, x.dtype)
+        out = np.empty_like(x)
+        kernels.relu_forward(x.reshape(-1), out.reshape(-1))
+        self._kept = out  # positive exactly where the input was
+        return out
 
     def backward(self, error):
-        error = self._check_error(error)
-        return np.where(self._kept, error, error.dtype.type(0))
+        error = kernel_ready(self._check_error(error), self._kept.dtype)
+        out = np.empty_like(error)
+        kernels.relu_backward(self._kept.reshape(-1), error.reshape(-1), out.reshape(-1))
+        return out
 
 
 class Sigmoid(_Activation):

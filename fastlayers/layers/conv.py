@@ -4,9 +4,9 @@ import numpy as np
 
 from .. import kernels
 from ..parallel import serialised
-from .._validation import as_float_array, called_before, check_ndim, check_shape, pair
+from .._validation import as_float_array, called_before, check_ndim, check_shape, kernel_ready, pair
 from ..initializers import Const, UniformRandom
-from ._trainable import TrainableLayer, kernel_ready
+from ._trainable import TrainableLayer
 
 
 def resolve_padding(padding, kernel_hw, layer):

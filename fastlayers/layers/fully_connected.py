@@ -4,9 +4,9 @@ import numpy as np
 
 from .. import kernels
 from ..parallel import serialised
-from .._validation import as_float_array, called_before, check_ndim, check_shape
+from .._validation import as_float_array, called_before, check_ndim, check_shape, kernel_ready
 from ..initializers import UniformRandom
-from ._trainable import TrainableLayer, kernel_ready
+from ._trainable import TrainableLayer
 
 
 class FullyConnectedLayer(TrainableLayer):

@@ -4,9 +4,8 @@ import numpy as np
 
 from .. import kernels
 from ..parallel import serialised
-from .._validation import as_float_array, called_before, check_ndim, check_shape, pair
+from .._validation import as_float_array, called_before, check_ndim, check_shape, kernel_ready, pair
 from ..base import BaseLayer
-from ._trainable import kernel_ready
 
 
 class MaxPoolLayer(BaseLayer):
