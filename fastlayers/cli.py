@@ -109,6 +109,15 @@ def decay_float(text):
 # Parser
 
 
+
+class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    # Options whose default depends on others (None here) describe it in
+    # their own help text; appending "(default: None)" would contradict it.
+    def _get_help_string(self, action):
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
 def build_parser():
     """Return the ``fastlayers`` argument parser."""
     from . import __version__
@@ -128,7 +137,7 @@ def build_parser():
             "model.npz into the output directory. Learning rates apply to the "
             "per-sample mean loss."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_DefaultsFormatter,
     )
     d = DEFAULTS
     train.add_argument("--epochs", type=positive_int, default=d["epochs"],
