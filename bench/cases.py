@@ -1,0 +1,151 @@
+"""Which benchmark cases run in which mode.
+
+Modes (environment variable ``FASTLAYERS_BENCH``, or chosen by pytest):
+
+``smoke``
+    Every backend, operation and dtype once on small batches: what the
+    normal test command runs with ``--benchmark-disable`` (the default
+    when benchmarks are disabled).
+``quick``
+    The shapes the targets are about (batch 64), both thread counts:
+    ``python -m bench.report --quick``.
+``full``
+    Everything (the default when benchmarks are enabled).
+
+The reference backend (Python loops over scipy) is slow: it runs the
+convolution and pooling kernels of LeNet at batch 1 and 16 only, the CIFAR
+convolutions at batch 1 only (its "same" correlation of a 32-channel input
+alone takes seconds per call), and the LeNet step at batch 16 and 64.
+
+Cases are ordered so that the backends of one shape, dtype and operation
+run one after the other: their ratios are measured minutes apart at most.
+"""
+
+import os
+from dataclasses import dataclass
+
+from . import backends as B
+
+MODES = ("smoke", "quick", "full")
+THREADS = (1, 2)
+DTYPES = ("float32", "float64")
+
+
+@dataclass(frozen=True)
+class Case:
+    suite: str  # "conv", "pool", "upsample" or "lenet"
+    backend: str
+    layer: str  # shape name; "lenet" for the training step
+    batch: int
+    dtype: str
+    threads: int | None  # None: the backend sets no thread count
+    op: str  # operation; "step" for the training step
+
+    @property
+    def id(self):
+        threads = "" if self.threads is None else f"-t{self.threads}"
+        return f"{self.layer}-b{self.batch}-{self.dtype}-{self.op}-{self.backend}{threads}"
+
+
+def mode_from_env(default):
+    mode = os.environ.get("FASTLAYERS_BENCH", "").strip().lower() or default
+    if mode not in MODES:
+        raise ValueError(f"FASTLAYERS_BENCH: expected one of {MODES}, got {mode!r}")
+    return mode
+
+
+def _thread_options(backend, threads):
+    return threads if backend in B.THREADED_BACKENDS else (None,)
+
+
+def _expand(suite, layer, batch, dtypes, ops_of, backends, threads):
+    cases = []
+    for dtype in dtypes:
+        ops = []
+        for backend in backends:
+            for op in ops_of(backend):
+                if op not in ops:
+                    ops.append(op)
+        for op in ops:
+            for backend in backends:
+                if op not in ops_of(backend):
+                    continue
+                for n in _thread_options(backend, threads):
+                    cases.append(Case(suite, backend, layer, batch, dtype, n, op))
+    return cases
+
+
+def _reference_kernel_batches(layer):
+    return (1,) if layer.startswith("cifar") else (1, 16)
+
+
+def conv_cases(mode):
+    if mode == "smoke":
+        plan = [("lenet-conv2", 3), ("cifar-conv1", 2)]
+        threads = (2,)
+    elif mode == "quick":
+        plan = [(layer, 64) for layer in B.CONV_LAYERS]
+        threads = THREADS
+    else:
+        plan = [(layer, b) for layer in ("lenet-conv1", "lenet-conv2") for b in (1, 16, 64, 256)]
+        plan += [(layer, b) for layer in ("cifar-conv1", "cifar-conv2") for b in (1, 16, 64)]
+        threads = THREADS
+    cases = []
+    for layer, batch in plan:
+        backends = [
+            b for b in B.KERNEL_BACKENDS
+            if b != "reference" or mode == "smoke" or batch in _reference_kernel_batches(layer)
+        ]
+        if mode == "quick":
+            backends = [b for b in backends if b != "reference"]
+        cases += _expand("conv", layer, batch, DTYPES, lambda b: B.CONV_OPS[b], backends, threads)
+    return cases
+
+
+def pool_cases(mode):
+    if mode == "smoke":
+        plan, threads = [("lenet-pool1", 3)], (2,)
+    elif mode == "quick":
+        plan, threads = [("lenet-pool1", 64), ("lenet-pool2", 64)], THREADS
+    else:
+        plan = [(layer, b) for layer in ("lenet-pool1", "lenet-pool2") for b in (1, 16, 64, 256)]
+        plan += [("cifar-pool1", 64)]
+        threads = THREADS
+    cases = []
+    for layer, batch in plan:
+        backends = [b for b in B.KERNEL_BACKENDS if b != "reference" or mode == "smoke" or batch <= 16]
+        cases += _expand("pool", layer, batch, DTYPES, lambda b: B.POOL_OPS, backends, threads)
+    return cases
+
+
+def upsample_cases(mode):
+    if mode == "smoke":
+        plan, threads = [("lenet-up1", 3)], (2,)
+    elif mode == "quick":
+        plan, threads = [("lenet-up1", 64)], THREADS
+    else:
+        plan = [(layer, b) for layer in ("lenet-up1", "lenet-up2") for b in (1, 16, 64, 256)]
+        plan += [("cifar-up1", 64)]
+        threads = THREADS
+    cases = []
+    for layer, batch in plan:
+        cases += _expand("upsample", layer, batch, DTYPES, lambda b: ("upsample",), B.UPSAMPLE_BACKENDS, threads)
+    return cases
+
+
+def lenet_cases(mode):
+    if mode == "smoke":
+        batches, reference_batches = (2,), (2,)
+    elif mode == "quick":
+        batches, reference_batches = (16, 64), (64,)
+    else:
+        batches, reference_batches = (1, 16, 64, 256), (16, 64)
+    cases = []
+    for batch in batches:
+        backends = [b for b in B.LENET_BACKENDS if b != "reference" or batch in reference_batches]
+        cases += _expand("lenet", "lenet", batch, DTYPES, lambda b: ("step",), backends, THREADS)
+    return cases
+
+
+def kernel_cases(mode):
+    return conv_cases(mode) + pool_cases(mode) + upsample_cases(mode)
