@@ -4,10 +4,12 @@ Outputs are pre-filled with NaN so that a kernel which leaves any element
 unwritten (the contract is "written in full") fails the comparison.
 """
 
+import numba
 import numpy as np
 import pytest
 from conftest import assert_close
 
+import fastlayers
 from fastlayers import kernels
 
 DTYPES = [np.float64, np.float32]
@@ -203,6 +205,69 @@ def test_conv2d_grad_weights(case, dtype, rng):
     assert_close(grad_b, expected_b, dtype)
 
 
+# Shapes for the unit-column-stride paths (whole output rows as one run;
+# the 4-kernel by 4-tap blocks of the weight gradient): kernel and tap
+# counts that leave short last groups, row strides above 1 and batch sizes
+# that are not a multiple of any vector width.
+UNIT_STRIDE_X_CASES = [
+    # batch, channels, h, w, kernels, m, n, stride (sy, sx), pads (t, b, l, r)
+    (17, 1, 9, 9, 6, 5, 5, (1, 1), (2, 2, 2, 2)),  # 25 taps, kernels 4 + 2
+    (5, 6, 7, 6, 10, 5, 5, (1, 1), (2, 2, 2, 2)),  # 150 taps, kernels 4 + 4 + 2
+    (3, 2, 8, 7, 1, 3, 2, (2, 1), (1, 0, 1, 0)),  # one kernel, 12 taps, sy = 2
+    (1, 3, 5, 4, 5, 2, 3, (3, 1), (0, 1, 1, 1)),  # batch 1, kernels 4 + 1
+    (33, 2, 4, 4, 4, 1, 1, (1, 1), (0, 0, 0, 0)),  # 1x1 kernel, 2 taps
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", UNIT_STRIDE_X_CASES)
+def test_conv2d_unit_stride_x_paths(case, dtype, threads, rng):
+    x, xp, weights, bias, out_shape = conv_data(case, dtype, rng)
+    sy, sx = case[7]
+    b, k, oh, ow = out_shape
+    m, n = weights.shape[2:]
+    err = rng.standard_normal(out_shape).astype(dtype)
+    before = fastlayers.get_num_threads()
+    fastlayers.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        out = nan_array((k, oh, ow, b), dtype)
+        kernels.conv2d_forward(to_chwb(x, case[8]), weights, bias, sy, sx, out)
+        grad_w = nan_array(weights.shape, dtype)
+        grad_b = nan_array(weights.shape[:1], dtype)
+        kernels.conv2d_grad_weights(to_chwb(x, case[8]), to_chwb(err), sy, sx, grad_w, grad_b)
+    finally:
+        fastlayers.set_num_threads(before)
+    assert_close(from_chwb(out), ref_conv_forward(xp.astype(np.float64), weights, bias, sy, sx), dtype)
+    expected_w, expected_b = ref_conv_grad_weights(xp.astype(np.float64), err, sy, sx, m, n)
+    assert_close(grad_w, expected_w, dtype)
+    assert_close(grad_b, expected_b, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv2d_results_do_not_depend_on_thread_count(dtype, rng):
+    case = UNIT_STRIDE_X_CASES[1]
+    x, _, weights, bias, (b, k, oh, ow) = conv_data(case, dtype, rng)
+    xp = to_chwb(x, case[8])
+    err = to_chwb(rng.standard_normal((b, k, oh, ow)).astype(dtype))
+    results = []
+    before = fastlayers.get_num_threads()
+    try:
+        for threads in sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)}):
+            fastlayers.set_num_threads(threads)
+            out = nan_array((k, oh, ow, b), dtype)
+            kernels.conv2d_forward(xp, weights, bias, 1, 1, out)
+            grad_w = nan_array(weights.shape, dtype)
+            grad_b = nan_array((k,), dtype)
+            kernels.conv2d_grad_weights(xp, err, 1, 1, grad_w, grad_b)
+            results.append((out, grad_w, grad_b))
+    finally:
+        fastlayers.set_num_threads(before)
+    for got in results[1:]:
+        for a, e in zip(got, results[0]):
+            np.testing.assert_array_equal(a, e)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_conv2d_forward_is_linear_in_the_input(dtype, rng):
     # <conv(x), e> == <x, conv_grad_input(e)> (with zero bias): the two
@@ -247,6 +312,27 @@ def test_maxpool_forward_with_ties(window, stride, dtype, rng):
     out = nan_array(expected.shape, dtype)
     where = np.full(expected.shape, -1, dtype=np.intp)
     kernels.maxpool2d_forward(x, *window, *stride, out, where)
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(where, expected_where)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("batch", [1, 31, 32, 45, 70])
+@pytest.mark.parametrize("window, stride", [((2, 2), (2, 2)), ((3, 2), (2, 1))])
+def test_maxpool_forward_batch_groups(window, stride, batch, threads, rng):
+    # The forward kernel pools groups of up to 32 images at a time: batch
+    # sizes below, at and across group boundaries, on 1 and 2 threads.
+    x = rng.integers(0, 4, (batch, 3, 6, 7)).astype(np.float32)
+    x[batch // 2, 1, 2, 3] = np.nan
+    expected, expected_where = ref_maxpool(x, *window, *stride)
+    out = nan_array(expected.shape, np.float32)
+    where = np.full(expected.shape, -1, dtype=np.intp)
+    before = fastlayers.get_num_threads()
+    fastlayers.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        kernels.maxpool2d_forward(x, *window, *stride, out, where)
+    finally:
+        fastlayers.set_num_threads(before)
     np.testing.assert_array_equal(out, expected)
     np.testing.assert_array_equal(where, expected_where)
 
