@@ -1,5 +1,14 @@
-"""Max pooling that records where each maximum came from."""
+"""Max pooling that records where each maximum came from.
 
+The arrays are NCHW, but the comparisons run across the batch: a task
+copies the input rows of one output row of one channel, for every image,
+into a small batch-innermost buffer.  A compare-and-select per element
+then has no branches and vectorises; on NCHW rows the same select is
+scalar (the columns are strided), and LLVM turns it into a branch that
+random data mispredicts half of the time.
+"""
+
+import numpy as np
 from numba import prange
 
 from ._jit import kernel
@@ -26,35 +35,48 @@ def maxpool2d_forward(x, pool_h, pool_w, stride_y, stride_x, out, argmax):
     """
     n_batch, n_chan, out_h, out_w = out.shape
     width = x.shape[3]
-    for task in prange(n_batch * n_chan):
-        b = task // n_chan
-        c = task % n_chan
-        plane = x[b, c]
+    # A task takes up to LANES images of one channel, all output rows: it
+    # writes whole output planes, so threads never share a cache line
+    # (adjacent output rows would, and that costs more than the work).
+    lanes = 32
+    n_groups = (n_batch + lanes - 1) // lanes
+    for task in prange(n_chan * n_groups):
+        c = task // n_groups
+        b0 = (task % n_groups) * lanes
+        nb = min(lanes, n_batch - b0)
+        # rows[i, xx, b] = x[b0 + b, c, y0 + i, xx]: one window row band,
+        # batch innermost.
+        rows = np.empty((pool_h, width, nb), x.dtype)
+        best = np.empty(nb, x.dtype)
+        where = np.empty(nb, np.intp)
         for oy in range(out_h):
             y0 = oy * stride_y
-            best = out[b, c, oy]
-            where = argmax[b, c, oy]
-            src = plane[y0]
+            for b in range(nb):
+                for i in range(pool_h):
+                    src = x[b0 + b, c, y0 + i]
+                    for xx in range(width):
+                        rows[i, xx, b] = src[xx]
             for ox in range(out_w):
-                best[ox] = src[ox * stride_x]
-                where[ox] = y0 * width + ox * stride_x
-            # One window tap at a time across the whole output row: the
-            # loop over ox has no branches (the comparison becomes a
-            # select), and scanning taps in row-major order keeps the
-            # first maximum on ties.
-            for i in range(pool_h):
-                src = plane[y0 + i]
-                for j in range(pool_w):
-                    if i == 0 and j == 0:
-                        continue
-                    tap = (y0 + i) * width + j
-                    for ox in range(out_w):
-                        v = src[ox * stride_x + j]
-                        current = best[ox]
-                        # The first NaN wins and nothing beats it afterwards.
-                        take = (v > current) | ((v != v) & (current == current))
-                        best[ox] = v if take else current
-                        where[ox] = tap + ox * stride_x if take else where[ox]
+                x0 = ox * stride_x
+                first = rows[0, x0]
+                for b in range(nb):
+                    best[b] = first[b]
+                    where[b] = y0 * width + x0
+                # Taps in row-major order keep the first maximum on ties.
+                for i in range(pool_h):
+                    for j in range(pool_w):
+                        v_row = rows[i, x0 + j]
+                        tap = (y0 + i) * width + x0 + j
+                        for b in range(nb):
+                            v = v_row[b]
+                            current = best[b]
+                            # The first NaN wins and nothing beats it afterwards.
+                            take = (v > current) | ((v != v) & (current == current))
+                            best[b] = v if take else current
+                            where[b] = tap if take else where[b]
+                for b in range(nb):
+                    out[b0 + b, c, oy, ox] = best[b]
+                    argmax[b0 + b, c, oy, ox] = where[b]
 
 
 @kernel(parallel=True)
@@ -72,13 +94,13 @@ def maxpool2d_backward(err, argmax, dx):
         Written in full.
     """
     n_batch, n_chan, out_h, out_w = err.shape
-    width = dx.shape[3]
+    plane_size = dx.shape[2] * dx.shape[3]
     for task in prange(n_batch * n_chan):
         b = task // n_chan
         c = task % n_chan
-        plane = dx[b, c]
-        plane[:, :] = 0
+        # The flat in-plane index needs no division into row and column.
+        plane = dx[b, c].reshape(plane_size)
+        plane[:] = 0
         for oy in range(out_h):
             for ox in range(out_w):
-                where = argmax[b, c, oy, ox]
-                plane[where // width, where % width] += err[b, c, oy, ox]
+                plane[argmax[b, c, oy, ox]] += err[b, c, oy, ox]
