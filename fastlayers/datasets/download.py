@@ -16,11 +16,6 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-try:
-    from tqdm.auto import tqdm
-except ImportError:  # the progress bar is optional
-    tqdm = None
-
 __all__ = ["DownloadError", "download_file", "sha256sum"]
 
 _CHUNK_SIZE = 1 << 16
@@ -80,6 +75,16 @@ def _check_mirrors(mirrors) -> tuple[str, ...]:
     return tuple(mirrors)
 
 
+def _progress_bar_class():
+    # Imported here, not with the module: tqdm.auto warns in a notebook
+    # without ipywidgets, which should happen only when a bar is shown.
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # the progress bar is optional
+        return None
+    return tqdm
+
+
 def _fetch(url: str, file, sha256: str, *, progress: bool, timeout: float) -> None:
     """Stream `url` into the open binary `file`, verifying length and hash."""
     digest = hashlib.sha256()
@@ -88,7 +93,8 @@ def _fetch(url: str, file, sha256: str, *, progress: bool, timeout: float) -> No
         length = response.headers.get("Content-Length")
         expected = int(length) if length is not None and length.isdigit() else None
         bar = None
-        if progress and tqdm is not None:
+        tqdm = _progress_bar_class() if progress else None
+        if tqdm is not None:
             bar = tqdm(
                 total=expected,
                 unit="B",
