@@ -284,21 +284,17 @@ class _ConvBase:
         return tuple(_to_numpy(a) for a in raw)
 
 
-class ReferenceConv(_ConvBase):
-    """``fastlayers.reference.ConvolutionalLayer``.
+class _LayerConv(_ConvBase):
+    """A ``ConvolutionalLayer`` of ``module_name`` with the case's parameters, run once."""
 
-    ``grad_input`` and ``grad_weights`` run the two loops of the reference
-    layer's ``backward`` on their own (scipy ``convolve`` for the input,
-    ``correlate`` for the weights), exactly as written there.
-    """
-
-    ops = CONV_OPS["reference"]
+    module_name = "fastlayers"
 
     def __init__(self, spec, data):
         super().__init__(spec, data)
-        from fastlayers import reference
+        import importlib
 
-        layer = reference.ConvolutionalLayer(
+        module = importlib.import_module(self.module_name)
+        layer = module.ConvolutionalLayer(
             (1, 1), (spec.c_in, spec.m, spec.n), spec.k, 0.0, dtype=self.dtype
         )
         layer.weights = data["w"]
@@ -308,6 +304,22 @@ class ReferenceConv(_ConvBase):
 
     def _forward(self):
         return (self.layer.forward(self.data["x"]),)
+
+    def _backward(self):
+        dx = self.layer.backward(self.data["err"])
+        return dx, self.layer.get_gradient_weights(), self.layer.get_gradient_bias()
+
+
+class ReferenceConv(_LayerConv):
+    """``fastlayers.reference.ConvolutionalLayer``.
+
+    ``grad_input`` and ``grad_weights`` run the two loops of the reference
+    layer's ``backward`` on their own (scipy ``convolve`` for the input,
+    ``correlate`` for the weights), exactly as written there.
+    """
+
+    ops = CONV_OPS["reference"]
+    module_name = "fastlayers.reference"
 
     def _grad_input(self):
         err, w = self.data["err"], self.data["w"]
@@ -331,10 +343,6 @@ class ReferenceConv(_ConvBase):
                     grad_w[k, ch] += correlate(x_padded[bi, ch], err[bi, k], mode="valid", method="direct")
         return grad_w, err.sum(axis=(0, 2, 3))
 
-    def _backward(self):
-        dx = self.layer.backward(self.data["err"])
-        return dx, self.layer.get_gradient_weights(), self.layer.get_gradient_bias()
-
 
 class Im2colConv(_ConvBase):
     """The NumPy im2col functions of :mod:`bench.im2col`."""
@@ -357,34 +365,16 @@ class Im2colConv(_ConvBase):
         return self._grad_input() + self._grad_weights()
 
 
-class FastlayersConv(_ConvBase):
+class FastlayersConv(_LayerConv):
     """``fastlayers.ConvolutionalLayer``: ``forward``, ``backward`` and
     ``backward_parameters`` (the weight and bias gradients alone)."""
 
     ops = CONV_OPS["fastlayers"]
-
-    def __init__(self, spec, data):
-        super().__init__(spec, data)
-        import fastlayers
-
-        layer = fastlayers.ConvolutionalLayer(
-            (1, 1), (spec.c_in, spec.m, spec.n), spec.k, 0.0, dtype=self.dtype
-        )
-        layer.weights = data["w"]
-        layer.bias = data["b"]
-        layer.forward(data["x"])
-        self.layer = layer
-
-    def _forward(self):
-        return (self.layer.forward(self.data["x"]),)
+    module_name = "fastlayers"
 
     def _grad_weights(self):
         self.layer.backward_parameters(self.data["err"])
         return self.layer.get_gradient_weights(), self.layer.get_gradient_bias()
-
-    def _backward(self):
-        dx = self.layer.backward(self.data["err"])
-        return dx, self.layer.get_gradient_weights(), self.layer.get_gradient_bias()
 
 
 class FastlayersKernelConv(_ConvBase):
