@@ -57,6 +57,10 @@ def serialised(method):
 
     @functools.wraps(method)
     def wrapper(*args, **kwargs):
+        # The common case (tbb or omp) skips the context manager: a layer
+        # call is a few microseconds of Python, and this runs on every one.
+        if _serialise is False:
+            return method(*args, **kwargs)
         with kernel_section():
             return method(*args, **kwargs)
 
