@@ -471,3 +471,56 @@ def test_matmul_tn(rows, inner, cols, dtype, rng):
     out = nan_array((rows, cols), dtype)
     kernels.matmul_tn(a, b, out)
     assert_close(out, ref_matmul(a.T, b), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("rows, inner, cols", MATMUL_SHAPES + [(3, 5, 9), (2, 120, 490)])
+def test_matmul_nt(rows, inner, cols, dtype, rng):
+    # Column counts around multiples of 4 exercise the four-row block and its tail.
+    a = rng.standard_normal((rows, inner)).astype(dtype)
+    b = rng.standard_normal((cols, inner)).astype(dtype)
+    out = nan_array((rows, cols), dtype)
+    kernels.matmul_nt(a, b, out)
+    assert_close(out, ref_matmul(a, b.T), dtype)
+
+
+# ---------------------------------------------------------------------------
+# ReLU: the one-thread and the chunked parallel kernels
+# ---------------------------------------------------------------------------
+
+CHUNK = kernels.activation.CHUNK
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("size", [1, 7, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 5])
+def test_relu_kernels(size, dtype, threads, rng):
+    # Sizes below, at and across chunk boundaries; NaN and exact zeros in the input.
+    x = rng.standard_normal(size).astype(dtype)
+    x[::97] = 0
+    x[3::101] = np.nan
+    err = rng.standard_normal(size).astype(dtype)
+    expected = np.where((x > 0) | np.isnan(x), x, 0).astype(dtype)
+    before = fastlayers.get_num_threads()
+    fastlayers.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        for forward in (kernels.relu_forward, kernels.relu_forward_parallel):
+            out = nan_array(size, dtype)
+            forward(x, out)
+            np.testing.assert_array_equal(out, expected)
+        for backward in (kernels.relu_backward, kernels.relu_backward_parallel):
+            dx = nan_array(size, dtype)
+            backward(expected, err, dx)
+            np.testing.assert_array_equal(dx, np.where(expected > 0, err, 0).astype(dtype))
+    finally:
+        fastlayers.set_num_threads(before)
+
+
+def test_relu_layer_uses_both_paths(rng):
+    # Below and above the size from which the layer runs the parallel kernels.
+    for size in (kernels.activation.PARALLEL_MIN - 1, kernels.activation.PARALLEL_MIN + 3):
+        x = rng.standard_normal((size, 1))
+        err = rng.standard_normal((size, 1))
+        layer = fastlayers.ReLU()
+        np.testing.assert_array_equal(layer.forward(x), np.maximum(x, 0))
+        np.testing.assert_array_equal(layer.backward(err), np.where(x > 0, err, 0))

@@ -6,9 +6,9 @@ layers in :mod:`fastlayers.layers` validate before they call).  Each kernel
 is compiled lazily, once per dtype, and cached on disk.
 """
 
-from .activation import relu_backward, relu_forward
+from .activation import relu_backward, relu_backward_parallel, relu_forward, relu_forward_parallel
 from .conv import conv2d_forward, conv2d_grad_input, conv2d_grad_weights
-from .dense import matmul, matmul_tn
+from .dense import matmul, matmul_nt, matmul_tn
 from .layout import chwb_to_nchw, nchw_to_chwb
 from .pool import maxpool2d_backward, maxpool2d_forward
 from .upsample import downsample_strided, upsample_strided
@@ -20,11 +20,14 @@ __all__ = [
     "conv2d_grad_weights",
     "downsample_strided",
     "matmul",
+    "matmul_nt",
     "matmul_tn",
     "maxpool2d_backward",
     "maxpool2d_forward",
     "nchw_to_chwb",
     "relu_backward",
+    "relu_backward_parallel",
     "relu_forward",
+    "relu_forward_parallel",
     "upsample_strided",
 ]

@@ -7,6 +7,7 @@ slower.  At the sizes of small CNNs these loops are as fast as
 single-threaded BLAS and share numba's thread pool.
 """
 
+import numpy as np
 from numba import prange
 
 from ._jit import kernel
@@ -62,3 +63,38 @@ def matmul_tn(a, b, out):
             for j in range(n_cols):
                 row[j] += s0 * b0[j]
             k += 1
+
+
+@kernel(parallel=True)
+def matmul_nt(a, b, out):
+    """``out = a @ b.T`` for C-contiguous 2-D arrays, without a transpose copy.
+
+    Every entry is a dot product of two contiguous rows; four rows of ``b``
+    are taken per pass, so each load of ``a[r]`` serves four sums, which
+    stay in registers.
+    """
+    n_rows, n_inner = a.shape
+    n_cols = b.shape[0]
+    for r in prange(n_rows):
+        ar = a[r]
+        row = out[r]
+        zero = np.zeros(1, out.dtype)[0]  # a zero of the output's dtype
+        c = 0
+        while c + 4 <= n_cols:
+            b0, b1, b2, b3 = b[c], b[c + 1], b[c + 2], b[c + 3]
+            s0, s1, s2, s3 = zero, zero, zero, zero
+            for k in range(n_inner):
+                v = ar[k]
+                s0 += v * b0[k]
+                s1 += v * b1[k]
+                s2 += v * b2[k]
+                s3 += v * b3[k]
+            row[c], row[c + 1], row[c + 2], row[c + 3] = s0, s1, s2, s3
+            c += 4
+        while c < n_cols:
+            b0 = b[c]
+            s0 = zero
+            for k in range(n_inner):
+                s0 += ar[k] * b0[k]
+            row[c] = s0
+            c += 1

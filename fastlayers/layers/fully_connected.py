@@ -115,7 +115,7 @@ class FullyConnectedLayer(TrainableLayer):
         dx = None
         if input_gradient:
             dx = np.empty_like(x)
-            kernels.matmul(error, np.ascontiguousarray(w[:-1].T), dx)
+            kernels.matmul_nt(error, w[:-1], dx)
         self._gradient_weights = grad
         self._update()
         return dx
