@@ -4,6 +4,8 @@ import numpy as np
 from scipy.special import expit
 
 from .. import kernels
+from ..kernels.activation import PARALLEL_MIN
+from ..parallel import serialised
 from .._validation import as_float_array, called_before, check_shape, kernel_ready
 from ..base import BaseLayer
 
@@ -27,18 +29,23 @@ class ReLU(_Activation):
     diverging network shows it instead of hiding it.
     """
 
+    @serialised
     def forward(self, x):
         x = as_float_array(x, self.name)
         x = kernel_ready(x, x.dtype)
         out = np.empty_like(x)
-        kernels.relu_forward(x.reshape(-1), out.reshape(-1))
+        # Large arrays (a conv layer's output) split over the threads.
+        relu = kernels.relu_forward_parallel if x.size >= PARALLEL_MIN else kernels.relu_forward
+        relu(x.reshape(-1), out.reshape(-1))
         self._kept = out  # positive exactly where the input was
         return out
 
+    @serialised
     def backward(self, error):
         error = kernel_ready(self._check_error(error), self._kept.dtype)
         out = np.empty_like(error)
-        kernels.relu_backward(self._kept.reshape(-1), error.reshape(-1), out.reshape(-1))
+        relu = kernels.relu_backward_parallel if error.size >= PARALLEL_MIN else kernels.relu_backward
+        relu(self._kept.reshape(-1), error.reshape(-1), out.reshape(-1))
         return out
 
 
