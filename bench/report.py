@@ -37,6 +37,7 @@ import sys
 import time
 
 from . import backends  # noqa: F401  (imports PyTorch before numba starts its threads)
+from . import targets
 from .machine import BUSY_THRESHOLD, CpuMonitor, wait_idle
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -188,8 +189,6 @@ def load_benchmarks(path):
 
 
 def measure_targets(quick):
-    from . import targets
-
     log("[2/4] targets (interleaved rounds)")
     lenet_seconds = 2.0 if quick else 6.0
     kernel_seconds = 0.75 if quick else 2.0
@@ -515,6 +514,19 @@ def machine_table(info, mode):
 # ---------------------------------------------------------------------------
 
 
+def _batch_axes(ax, batches, title, ylabel):
+    """Log-log axes over the batch sizes, with a dotted line at 1x."""
+    ax.axhline(1.0, color="k", lw=0.8, ls=":")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xticks(batches, [str(b) for b in batches])
+    ax.set_title(title)
+    ax.set_xlabel("batch size")
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+
+
 def plot_lenet(res, path):
     import matplotlib
 
@@ -543,15 +555,8 @@ def plot_lenet(res, path):
                     ys.append(base / t)
             if xs:
                 ax.plot(xs, ys, marker=marker, color=color, label=label)
-        ax.axhline(1.0, color="k", lw=0.8, ls=":")
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xticks(batches, [str(b) for b in batches])
-        ax.set_title(f"LeNet training step, {dtype}: speedup over NumPy im2col")
-        ax.set_xlabel("batch size")
-        ax.set_ylabel("throughput / im2col throughput")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+        _batch_axes(ax, batches, f"LeNet training step, {dtype}: speedup over NumPy im2col",
+                    "throughput / im2col throughput")
 
         ax = axes[1][col]
         for n, color in ((1, "tab:cyan"), (2, "tab:blue")):
@@ -564,17 +569,10 @@ def plot_lenet(res, path):
                     ys.append(t_torch / t_fast)
             if xs:
                 ax.plot(xs, ys, marker="^", color=color, label=f"{n} thread{'s' if n > 1 else ''} each")
-        target = {"float32": 1.5, "float64": 2.0}[dtype]
+        target = targets.LENET_VS_TORCH[dtype]
         ax.axhline(target, color="tab:green", ls="--", lw=1, label=f"target at batch 64, 2 threads ({target}x)")
-        ax.axhline(1.0, color="k", lw=0.8, ls=":")
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xticks(batches, [str(b) for b in batches])
-        ax.set_title(f"LeNet training step, {dtype}: fastlayers / PyTorch throughput")
-        ax.set_xlabel("batch size")
-        ax.set_ylabel("speedup over PyTorch")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+        _batch_axes(ax, batches, f"LeNet training step, {dtype}: fastlayers / PyTorch throughput",
+                    "speedup over PyTorch")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -618,7 +616,8 @@ def plot_kernels(res, path, batch=64, threads=2):
             values = [speedup(suite, layer, dtype, op, fast, other, n) for suite, layer, op in categories]
             ax.bar(x + (i - (len(comparisons) - 1) / 2) * width, values, width, label=label, color=color)
         ax.axhline(1.0, color="k", lw=0.8)
-        ax.axhline(0.5, color="tab:green", lw=0.8, ls="--", label="0.5x (CIFAR target vs PyTorch)")
+        cifar = targets.KERNEL_VS_TORCH["cifar-conv1"]
+        ax.axhline(cifar, color="tab:green", lw=0.8, ls="--", label=f"{cifar}x (CIFAR target vs PyTorch)")
         ax.set_yscale("log")
         ax.set_xticks(x, [f"{layer}\n{op}" for _, layer, op in categories], rotation=60, ha="right", fontsize=8)
         ax.set_ylabel("speedup (time of other / time of fastlayers)")
@@ -822,8 +821,6 @@ def main(argv=None):
         if args.wait_idle > 0:
             os.environ["FASTLAYERS_BENCH_WAIT_IDLE"] = str(args.wait_idle)
             os.environ["FASTLAYERS_BENCH_WAIT_TOTAL"] = str(args.wait_total)
-            from . import targets
-
             targets.WAIT_IDLE_S = args.wait_idle
         if not args.skip_suites:
             with CpuMonitor() as monitor:
@@ -843,9 +840,8 @@ def main(argv=None):
         memory_results = [] if args.skip_memory else measure_memory(args.quick)
         if hasattr(os, "getloadavg"):
             info["load_average_end"] = list(os.getloadavg())
-        from .targets import compile_rows, memory_rows
-
-        target_rows = target_rows + compile_rows(compile_results) + memory_rows(memory_results)
+        target_rows = (target_rows + targets.compile_rows(compile_results)
+                       + targets.memory_rows(memory_results))
         suite_rows = [] if args.skip_suites else load_benchmarks(bench_json)
         with open(results_path, "w") as fh:
             json.dump(dict(machine=info, mode=mode, targets=target_rows, compile=compile_results,
