@@ -75,10 +75,10 @@ def matmul_nt(a, b, out):
     """
     n_rows, n_inner = a.shape
     n_cols = b.shape[0]
+    zero = np.zeros(1, out.dtype)[0]  # a zero of the output's dtype
     for r in prange(n_rows):
         ar = a[r]
         row = out[r]
-        zero = np.zeros(1, out.dtype)[0]  # a zero of the output's dtype
         c = 0
         while c + 4 <= n_cols:
             b0, b1, b2, b3 = b[c], b[c + 1], b[c + 2], b[c + 3]
