@@ -10,10 +10,18 @@ from .activation import relu_backward, relu_backward_parallel, relu_forward, rel
 from .conv import conv2d_forward, conv2d_grad_input, conv2d_grad_weights
 from .dense import matmul, matmul_nt, matmul_tn
 from .layout import chwb_to_nchw, nchw_to_chwb
-from .pool import maxpool2d_backward, maxpool2d_forward
+from .pool import (
+    avgpool2d_backward,
+    avgpool2d_forward,
+    maxpool2d_backward,
+    maxpool2d_backward_ties,
+    maxpool2d_forward,
+)
 from .upsample import downsample_strided, upsample_strided
 
 __all__ = [
+    "avgpool2d_backward",
+    "avgpool2d_forward",
     "chwb_to_nchw",
     "conv2d_forward",
     "conv2d_grad_input",
@@ -23,6 +31,7 @@ __all__ = [
     "matmul_nt",
     "matmul_tn",
     "maxpool2d_backward",
+    "maxpool2d_backward_ties",
     "maxpool2d_forward",
     "nchw_to_chwb",
     "relu_backward",

@@ -4,8 +4,8 @@
 a parallel region costs more (a thread-pool round trip, about 1-2
 microseconds) than the work.  The ``_parallel`` versions split a large
 array into chunks of ``CHUNK`` elements, each running the one-thread loop,
-so every chunk still vectorises; the layers call them from
-``PARALLEL_MIN`` elements on.
+so every chunk still vectorises; :mod:`fastlayers.functional` decides
+which of the two to call.
 """
 
 from numba import prange
@@ -13,7 +13,6 @@ from numba import prange
 from ._jit import kernel
 
 CHUNK = 1 << 14
-PARALLEL_MIN = 2 * CHUNK
 
 
 @kernel

@@ -104,3 +104,127 @@ def maxpool2d_backward(err, argmax, dx):
         for oy in range(out_h):
             for ox in range(out_w):
                 plane[argmax[b, c, oy, ox]] += err[b, c, oy, ox]
+
+
+@kernel(parallel=True)
+def maxpool2d_backward_ties(x, argmax, err, pool_h, pool_w, stride_y, stride_x, split, dx):
+    """Route the error of each window to every element tied for its maximum.
+
+    A window's maximum is ``x`` at the position ``argmax`` recorded by
+    :func:`maxpool2d_forward`; every element of the window equal to it
+    receives the window's error (``split`` False), or an equal share of it
+    (``split`` True).  A NaN maximum equals nothing, so only the element it
+    was taken from receives the error.  Where windows overlap, the errors
+    that reach one element are summed.
+
+    Parameters
+    ----------
+    x : ndarray, shape (b, c, h, w)
+        The input of the forward pass.
+    argmax : ndarray of int, shape (b, c, oh, ow)
+    err : ndarray, shape (b, c, oh, ow)
+    pool_h, pool_w, stride_y, stride_x : int
+        As in the forward pass.
+    split : bool
+    dx : ndarray, shape (b, c, h, w)
+        Written in full.
+    """
+    n_batch, n_chan, out_h, out_w = err.shape
+    width = x.shape[3]
+    plane_size = x.shape[2] * width
+    for task in prange(n_batch * n_chan):
+        b = task // n_chan
+        c = task % n_chan
+        plane = dx[b, c].reshape(plane_size)
+        plane[:] = 0
+        src = x[b, c]
+        src_flat = src.reshape(plane_size)
+        for oy in range(out_h):
+            y0 = oy * stride_y
+            for ox in range(out_w):
+                x0 = ox * stride_x
+                e = err[b, c, oy, ox]
+                where = argmax[b, c, oy, ox]
+                best = src_flat[where]
+                if best != best:
+                    plane[where] += e
+                    continue
+                if split:
+                    count = 0
+                    for i in range(pool_h):
+                        for j in range(pool_w):
+                            if src[y0 + i, x0 + j] == best:
+                                count += 1
+                    e = e / count
+                for i in range(pool_h):
+                    for j in range(pool_w):
+                        if src[y0 + i, x0 + j] == best:
+                            plane[(y0 + i) * width + x0 + j] += e
+
+
+@kernel(parallel=True)
+def avgpool2d_forward(x, pool_h, pool_w, stride_y, stride_x, out):
+    """Mean over (possibly overlapping) windows of an NCHW array.
+
+    Parameters
+    ----------
+    x : ndarray, shape (b, c, h, w)
+    pool_h, pool_w, stride_y, stride_x : int
+    out : ndarray, shape (b, c, oh, ow)
+        ``oh = (h - pool_h) // stride_y + 1``, likewise ``ow``.  Written in
+        full.
+    """
+    n_batch, n_chan, out_h, out_w = out.shape
+    scale = 1.0 / (pool_h * pool_w)
+    for task in prange(n_batch * n_chan):
+        b = task // n_chan
+        c = task % n_chan
+        src = x[b, c]
+        dst = out[b, c]
+        for oy in range(out_h):
+            y0 = oy * stride_y
+            row = dst[oy]
+            row[:] = 0
+            # Window rows in turn, each a strided sum along the output row.
+            for i in range(pool_h):
+                line = src[y0 + i]
+                for ox in range(out_w):
+                    x0 = ox * stride_x
+                    s = line[x0]
+                    for j in range(1, pool_w):
+                        s += line[x0 + j]
+                    row[ox] += s
+            for ox in range(out_w):
+                row[ox] *= scale
+
+
+@kernel(parallel=True)
+def avgpool2d_backward(err, pool_h, pool_w, stride_y, stride_x, dx):
+    """Spread the error of each window evenly over its elements.
+
+    Where windows overlap, the shares that reach one element are summed.
+
+    Parameters
+    ----------
+    err : ndarray, shape (b, c, oh, ow)
+    pool_h, pool_w, stride_y, stride_x : int
+    dx : ndarray, shape (b, c, h, w)
+        Written in full.
+    """
+    n_batch, n_chan, out_h, out_w = err.shape
+    scale = 1.0 / (pool_h * pool_w)
+    for task in prange(n_batch * n_chan):
+        b = task // n_chan
+        c = task % n_chan
+        plane = dx[b, c]
+        plane[:, :] = 0
+        src = err[b, c]
+        for oy in range(out_h):
+            y0 = oy * stride_y
+            for ox in range(out_w):
+                x0 = ox * stride_x
+                share = src[oy, ox] * scale
+                for i in range(pool_h):
+                    line = plane[y0 + i]
+                    for j in range(pool_w):
+                        line[x0 + j] += share
