@@ -16,8 +16,9 @@ import threading
 import numba
 import numpy as np
 from numba import prange
+from numba.np.ufunc import parallel as _numba_parallel
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entrant: a layer method may hold it around functional calls
 _serialise = None  # decided on first use: True for the workqueue layer
 
 
@@ -91,3 +92,52 @@ def set_num_threads(n):
     if not 1 <= n <= limit:
         raise ValueError(f"set_num_threads: expected 1 to {limit} threads, got {n}")
     numba.set_num_threads(int(n))
+
+
+def _thread_count_functions():
+    # numba's public set_num_threads validates its argument and launches the
+    # pool on every call (about 1 us each way); the functions behind it, once
+    # the pool runs, cost a tenth of that.  Fall back to the public ones if a
+    # numba release renames them.
+    numba.get_num_threads()  # launches the pool
+    getter = getattr(_numba_parallel, "_get_num_threads", None)
+    setter = getattr(_numba_parallel, "_set_num_threads", None)
+    if getter is None or setter is None:
+        return numba.get_num_threads, numba.set_num_threads
+    return getter, setter
+
+
+_get_threads = None
+_set_threads = None
+
+
+def launch(kernel, serial, *args):
+    """Call ``kernel(*args)``, on one thread when ``serial`` is true.
+
+    Small work finishes sooner on the calling thread than the thread pool
+    takes to start, and on a machine whose other cores are busy a parallel
+    region can wait milliseconds for a descheduled worker: a gradient
+    check calling a tiny layer thousands of times would crawl.  The caller
+    (:mod:`fastlayers.functional`) decides what is small.
+    """
+    global _get_threads, _set_threads
+    if _serialise is None:
+        _needs_lock()
+    if serial:
+        if _get_threads is None:
+            _get_threads, _set_threads = _thread_count_functions()
+        previous = _get_threads()
+        if previous != 1:
+            _set_threads(1)
+            try:
+                return _call(kernel, args)
+            finally:
+                _set_threads(previous)
+    return _call(kernel, args)
+
+
+def _call(kernel, args):
+    if _serialise:
+        with _lock:
+            return kernel(*args)
+    return kernel(*args)

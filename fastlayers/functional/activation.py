@@ -1,0 +1,85 @@
+"""Element-wise activations on the kernels."""
+
+import numpy as np
+
+from .. import kernels
+from .._validation import check_shape
+from ..parallel import launch
+from ._common import SERIAL_ELEMENTS, contiguous, float_input, output
+
+
+def relu(x, *, out=None, caller="relu"):
+    """Rectified linear unit ``max(x, 0)``, element-wise; NaN stays NaN.
+
+    Parameters
+    ----------
+    x : array_like
+        Any shape.
+    out : ndarray, optional
+        C-contiguous array of ``x``'s shape and dtype to write into.
+    caller : str, default "relu"
+        Name that error messages start with.
+
+    Returns
+    -------
+    y : ndarray, shape of ``x``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlayers import functional as F
+    >>> F.relu(np.array([-1.0, 0.0, 2.0])).tolist()
+    [0.0, 0.0, 2.0]
+    """
+    x = float_input(x, caller)
+    x = contiguous(x, x.dtype)
+    result = output(out, x.shape, x.dtype, caller)
+    # Large arrays (a conv layer's output) split over the threads; small
+    # ones run on the calling thread without entering the pool.
+    if x.size >= SERIAL_ELEMENTS:
+        launch(kernels.relu_forward_parallel, False, x.reshape(-1), result.reshape(-1))
+    else:
+        kernels.relu_forward(x.reshape(-1), result.reshape(-1))
+    return result
+
+
+def relu_backward(error, y, *, out=None, caller="relu_backward"):
+    """Gradient of :func:`relu`: ``error`` where ``y > 0``, else 0.
+
+    Parameters
+    ----------
+    error : array_like
+        Gradient of the loss with respect to the output of :func:`relu`.
+    y : array_like, shape of ``error``
+        The output of :func:`relu` (or its input, or a boolean mask: only
+        where it is positive matters).  The subgradient at 0 is 0.
+    out : ndarray, optional
+        C-contiguous array to write into.
+    caller : str, default "relu_backward"
+        Name that error messages start with.
+
+    Returns
+    -------
+    dx : ndarray, shape of ``error``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlayers import functional as F
+    >>> F.relu_backward(np.ones(3), np.array([0.0, 0.0, 2.0])).tolist()
+    [0.0, 0.0, 1.0]
+    """
+    error = float_input(error, caller, "error")
+    y = np.asarray(y)
+    if y.dtype != np.bool_:
+        y = float_input(y, caller, "y")
+    check_shape(error, y.shape, caller, "error (the shape of y)")
+    error = contiguous(error, error.dtype)
+    y = contiguous(y, y.dtype)
+    result = output(out, error.shape, error.dtype, caller)
+    if error.size >= SERIAL_ELEMENTS:
+        launch(kernels.relu_backward_parallel, False, y.reshape(-1), error.reshape(-1),
+               result.reshape(-1))
+    else:
+        kernels.relu_backward(y.reshape(-1), error.reshape(-1), result.reshape(-1))
+    return result

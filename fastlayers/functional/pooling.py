@@ -1,0 +1,249 @@
+"""Max and average pooling of NCHW arrays, and their gradients."""
+
+import numpy as np
+
+from .. import kernels
+from .._validation import check_shape
+from ..parallel import launch
+from ._common import (
+    SERIAL_ELEMENTS,
+    check_not_empty,
+    contiguous,
+    float_input,
+    nchw_input,
+    output,
+    pool_output_shape,
+    shape_tuple,
+    window_and_stride,
+)
+
+TIES = ("first", "all", "split")
+
+
+def _check_ties(ties, caller):
+    if not isinstance(ties, str) or ties not in TIES:
+        raise ValueError(f"{caller}: expected ties 'first', 'all' or 'split', got {ties!r}")
+    return ties
+
+
+def max_pool2d(x, window, stride=None, *, ties="first", out=None, caller="max_pool2d"):
+    """Maximum over windows of a batch of images, and where each came from.
+
+    Parameters
+    ----------
+    x : array_like, shape (b, c, h, w)
+        Input images.  The batch may be empty.
+    window : int or (int, int)
+        Window size (py, px).
+    stride : int or (int, int), optional
+        Step (sy, sx) between windows; the window size by default.  A
+        stride smaller than the window gives overlapping windows.
+    ties : {"first", "all", "split"}, default "first"
+        Checked here so that a wrong value fails early; only
+        :func:`max_pool2d_backward` acts on it.
+    out : ndarray, optional
+        C-contiguous array of the output's shape and dtype to write into.
+    caller : str, default "max_pool2d"
+        Name that error messages start with.
+
+    Returns
+    -------
+    y : ndarray, shape (b, c, (h - py) // sy + 1, (w - px) // sx + 1)
+        No padding: rows and columns that no window covers are ignored.
+    indices : ndarray of intp, shape of ``y``
+        Flat index ``row * w + column`` within its (h, w) plane of the
+        element each maximum was taken from: the first maximum in
+        row-major order (as ``numpy.argmax``).  A NaN in a window is its
+        maximum, so NaN propagates.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlayers import functional as F
+    >>> x = np.array([[[[1., 5., 2., 0.], [3., 4., 7., 7.]]]])
+    >>> y, idx = F.max_pool2d(x, 2)
+    >>> y.tolist(), idx.tolist()
+    ([[[[5.0, 7.0]]]], [[[[1, 6]]]])
+    """
+    x = nchw_input(x, caller)
+    check_not_empty(x, caller)
+    window, stride = window_and_stride(window, stride, caller)
+    _check_ties(ties, caller)
+    out_shape = pool_output_shape(x.shape, window, stride, caller)
+    result = output(out, out_shape, x.dtype, caller)
+    indices = np.empty(out_shape, np.intp)
+    if x.shape[0] == 0:
+        return result, indices
+    x = contiguous(x, x.dtype)
+    launch(kernels.maxpool2d_forward, x.size < SERIAL_ELEMENTS, x, *window, *stride, result, indices)
+    return result, indices
+
+
+def max_pool2d_backward(error, indices, input_shape, *, ties="first", x=None, window=None,
+                        stride=None, caller="max_pool2d_backward"):
+    """Route the error of each window of :func:`max_pool2d` to its maximum.
+
+    Parameters
+    ----------
+    error : array_like, shape (b, c, oh, ow)
+        Gradient of the loss with respect to the pooled output.
+    indices : ndarray of int, shape (b, c, oh, ow)
+        As returned by :func:`max_pool2d`.
+    input_shape : tuple of 4 ints
+        (b, c, h, w) of the pooled input.
+    ties : {"first", "all", "split"}, default "first"
+        Which elements of a window whose maximum occurs more than once
+        receive its error: ``"first"`` only the first maximum (the
+        recorded index), ``"all"`` every tied maximum the full error,
+        ``"split"`` every tied maximum an equal share.  A NaN maximum ties
+        with nothing.
+    x : array_like, shape (b, c, h, w), optional
+        The pooled input; needed to find the ties for ``"all"`` and
+        ``"split"``.
+    window, stride : int or (int, int), optional
+        As given to :func:`max_pool2d`; needed for ``"all"`` and ``"split"``.
+    caller : str, default "max_pool2d_backward"
+        Name that error messages start with.
+
+    Returns
+    -------
+    dx : ndarray, shape ``input_shape``
+        Where windows overlap, the errors that reach an element are summed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlayers import functional as F
+    >>> x = np.array([[[[1., 1.], [0., 1.]]]])
+    >>> y, idx = F.max_pool2d(x, 2)
+    >>> F.max_pool2d_backward(np.ones_like(y), idx, x.shape).tolist()
+    [[[[1.0, 0.0], [0.0, 0.0]]]]
+    >>> F.max_pool2d_backward(np.ones_like(y), idx, x.shape, ties="split", x=x,
+    ...                       window=2).round(3).tolist()
+    [[[[0.333, 0.333], [0.0, 0.333]]]]
+    """
+    ties = _check_ties(ties, caller)
+    input_shape = shape_tuple(input_shape, 4, caller, "input_shape")
+    error = float_input(error, caller, "error")
+    if not isinstance(indices, np.ndarray) or indices.dtype.kind not in "iu":
+        got = f"dtype {indices.dtype}" if isinstance(indices, np.ndarray) else type(indices).__name__
+        raise TypeError(f"{caller}: expected indices as an integer array from max_pool2d, got {got}")
+    check_shape(error, indices.shape, caller, "error (the shape of indices)")
+    if error.ndim != 4 or error.shape[:2] != input_shape[:2]:
+        raise ValueError(
+            f"{caller}: expected error of shape (b, c, oh, ow) with (b, c) = {input_shape[:2]}, "
+            f"got shape {error.shape}"
+        )
+    b, c, h, w = input_shape
+    plane = h * w
+    dtype = error.dtype
+    dx = np.empty(input_shape, dtype)
+    if error.size == 0:
+        dx[...] = 0
+        return dx
+    # The kernels index with these without bounds checks.
+    if indices.min() < 0 or indices.max() >= plane:
+        raise ValueError(
+            f"{caller}: expected indices from 0 to {plane - 1} (input_shape {input_shape}), "
+            f"got values from {indices.min()} to {indices.max()}"
+        )
+    indices = contiguous(indices, np.intp)
+    error = contiguous(error, dtype)
+    serial = dx.size < SERIAL_ELEMENTS
+    if ties == "first":
+        launch(kernels.maxpool2d_backward, serial, error, indices, dx)
+        return dx
+    if x is None or window is None:
+        raise ValueError(
+            f"{caller}: expected x and window for ties={ties!r}, "
+            f"got x={type(x).__name__} and window={window!r}"
+        )
+    window, stride = window_and_stride(window, stride, caller)
+    x = nchw_input(x, caller, "x")
+    check_shape(x, input_shape, caller, "x")
+    out_shape = pool_output_shape(input_shape, window, stride, caller)
+    check_shape(error, out_shape, caller, "error")
+    x = contiguous(x, x.dtype)
+    launch(kernels.maxpool2d_backward_ties, serial, x, indices, error, *window, *stride,
+           ties == "split", dx)
+    return dx
+
+
+def avg_pool2d(x, window, stride=None, *, out=None, caller="avg_pool2d"):
+    """Mean over windows of a batch of images.
+
+    Parameters
+    ----------
+    x : array_like, shape (b, c, h, w)
+        Input images.  The batch may be empty.
+    window : int or (int, int)
+        Window size (py, px).
+    stride : int or (int, int), optional
+        Step (sy, sx) between windows; the window size by default.
+    out : ndarray, optional
+        C-contiguous array of the output's shape and dtype to write into.
+    caller : str, default "avg_pool2d"
+        Name that error messages start with.
+
+    Returns
+    -------
+    y : ndarray, shape (b, c, (h - py) // sy + 1, (w - px) // sx + 1)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlayers import functional as F
+    >>> F.avg_pool2d(np.arange(8.0).reshape(1, 1, 2, 4), 2).tolist()
+    [[[[2.5, 4.5]]]]
+    """
+    x = nchw_input(x, caller)
+    check_not_empty(x, caller)
+    window, stride = window_and_stride(window, stride, caller)
+    out_shape = pool_output_shape(x.shape, window, stride, caller)
+    result = output(out, out_shape, x.dtype, caller)
+    if x.shape[0] == 0:
+        return result
+    x = contiguous(x, x.dtype)
+    launch(kernels.avgpool2d_forward, x.size < SERIAL_ELEMENTS, x, *window, *stride, result)
+    return result
+
+
+def avg_pool2d_backward(error, input_shape, window, stride=None, *,
+                        caller="avg_pool2d_backward"):
+    """Spread the error of each window of :func:`avg_pool2d` evenly over it.
+
+    Parameters
+    ----------
+    error : array_like, shape (b, c, oh, ow)
+        Gradient of the loss with respect to the pooled output.
+    input_shape : tuple of 4 ints
+        (b, c, h, w) of the pooled input.
+    window, stride : int or (int, int)
+        As given to :func:`avg_pool2d`.
+    caller : str, default "avg_pool2d_backward"
+        Name that error messages start with.
+
+    Returns
+    -------
+    dx : ndarray, shape ``input_shape``
+        Where windows overlap, the shares that reach an element are summed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlayers import functional as F
+    >>> F.avg_pool2d_backward(np.ones((1, 1, 1, 2)), (1, 1, 2, 4), 2).tolist()
+    [[[[0.25, 0.25, 0.25, 0.25], [0.25, 0.25, 0.25, 0.25]]]]
+    """
+    input_shape = shape_tuple(input_shape, 4, caller, "input_shape")
+    window, stride = window_and_stride(window, stride, caller)
+    error = float_input(error, caller, "error")
+    out_shape = pool_output_shape(input_shape, window, stride, caller)
+    check_shape(error, out_shape, caller, "error")
+    dx = np.empty(input_shape, error.dtype)
+    if error.size == 0:
+        dx[...] = 0
+        return dx
+    error = contiguous(error, error.dtype)
+    launch(kernels.avgpool2d_backward, dx.size < SERIAL_ELEMENTS, error, *window, *stride, dx)
+    return dx
