@@ -15,6 +15,7 @@ from .base import BaseLayer, Phase
 from .dtypes import default_dtype, get_default_dtype, set_default_dtype
 from .initializers import Const, Glorot, He, Initializer, UniformRandom, Xavier
 from .layers import (
+    AvgPoolLayer,
     BatchNorm,
     ConvolutionalLayer,
     DropOut,
@@ -32,6 +33,7 @@ from .parallel import get_num_threads, set_num_threads, threading_layer
 __version__ = "0.1.0"
 
 __all__ = [
+    "AvgPoolLayer",
     "BaseLayer",
     "BatchNorm",
     "Const",

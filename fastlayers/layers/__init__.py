@@ -8,9 +8,10 @@ from .dropout import DropOut
 from .flatten import FlattenLayer
 from .fully_connected import FullyConnectedLayer
 from .loss import SoftMaxCrossEntropyLoss
-from .pooling import MaxPoolLayer
+from .pooling import AvgPoolLayer, MaxPoolLayer
 
 __all__ = [
+    "AvgPoolLayer",
     "BaseLayer",
     "BatchNorm",
     "ConvolutionalLayer",

@@ -2,9 +2,8 @@
 
 import numpy as np
 
-from .. import kernels
-from ..parallel import serialised
-from .._validation import as_float_array, called_before, check_ndim, check_shape, kernel_ready
+from .. import functional as F
+from .._validation import as_float_array, called_before, check_ndim, check_shape
 from ..initializers import UniformRandom
 from ._trainable import TrainableLayer
 
@@ -83,7 +82,6 @@ class FullyConnectedLayer(TrainableLayer):
         check_shape(b.reshape(-1), (m,), self.name, "initialized bias (flattened)")
         self.weights = np.vstack([w.T, b.reshape(1, m)])
 
-    @serialised
     def forward(self, x):
         """Return ``x @ W + b`` for ``x`` of shape (b, input_size)."""
         x = as_float_array(x, self.name)
@@ -94,28 +92,24 @@ class FullyConnectedLayer(TrainableLayer):
             )
         check_shape(self._weights, (self.input_size + 1, self.output_size), self.name, "weights")
         dtype = self._compute_dtype(x)
-        w = kernel_ready(self._weights, dtype)
-        x = kernel_ready(x, dtype)
-        out = np.empty((x.shape[0], self.output_size), dtype)
-        kernels.matmul(x, w[:-1], out)
-        out += w[-1]
-        self._x, self._w = x, w
+        w = self._weights if self._weights.dtype == dtype else self._weights.astype(dtype)
+        out = F.linear(x, w[:-1], w[-1], caller=self.name)
+        # The input is kept as a private copy: the caller may change its own
+        # array before backward without changing the gradient.
+        self._x = np.array(x, dtype=dtype, order="C", copy=True)
+        self._w = w
         return out
 
-    @serialised
     def _backward(self, error, input_gradient):
         called_before(self._x, self.name)
         x, w = self._x, self._w
         error = as_float_array(error, self.name, "error")
         check_shape(error, (x.shape[0], self.output_size), self.name, "error")
-        error = kernel_ready(error, x.dtype)
         grad = np.empty_like(w)
-        kernels.matmul_tn(x, error, grad[:-1])
-        np.sum(error, axis=0, out=grad[-1])
-        dx = None
-        if input_gradient:
-            dx = np.empty_like(x)
-            kernels.matmul_nt(error, w[:-1], dx)
+        dx, _, _ = F.linear_backward(
+            error.astype(x.dtype, copy=False), x, w[:-1], input_gradient=input_gradient,
+            out=(None, grad[:-1], grad[-1]), caller=self.name,
+        )
         self._gradient_weights = grad
         self._update()
         return dx

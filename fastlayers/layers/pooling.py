@@ -1,36 +1,14 @@
-"""Max pooling, on the numba kernels."""
+"""Max and average pooling, on the functional tier."""
 
 import numpy as np
 
-from .. import kernels
-from ..parallel import serialised
-from .._validation import as_float_array, called_before, check_ndim, check_shape, kernel_ready, pair
+from .. import functional as F
+from .._validation import as_float_array, called_before, pair
 from ..base import BaseLayer
 
 
-class MaxPoolLayer(BaseLayer):
-    """Max pooling over ``neighborhood`` windows moved by ``stride``.
-
-    Parameters
-    ----------
-    neighborhood : int or (int, int), default (2, 2)
-        Window size (py, px).
-    stride : int or (int, int), default (2, 2)
-        Step between windows (sy, sx); smaller than the window means
-        overlapping windows.
-
-    Notes
-    -----
-    There is no padding: the output is ``(h - py) // sy + 1`` by
-    ``(w - px) // sx + 1``.  Ties go to the first maximum in row-major order
-    and only that element receives the error; where windows overlap, the
-    errors an element receives are summed.  One early version of the
-    tutorial's pooling test passed the stride first positionally; this
-    class keeps the order of the tutorial's text, ``(neighborhood,
-    stride)``, so pass them by keyword to be safe.
-    """
-
-    def __init__(self, neighborhood=(2, 2), stride=(2, 2)):
+class _Pooling(BaseLayer):
+    def __init__(self, neighborhood, stride):
         super().__init__()
         self.neighborhood = pair(neighborhood, self.name, "neighborhood")
         self.stride = pair(stride, self.name, "stride")
@@ -42,34 +20,93 @@ class MaxPoolLayer(BaseLayer):
         (py, px), (sy, sx) = self.neighborhood, self.stride
         return b, c, (h - py) // sy + 1, (w - px) // sx + 1
 
-    @serialised
+
+class MaxPoolLayer(_Pooling):
+    """Max pooling over ``neighborhood`` windows moved by ``stride``.
+
+    Parameters
+    ----------
+    neighborhood : int or (int, int), default (2, 2)
+        Window size (py, px).
+    stride : int or (int, int), default (2, 2)
+        Step between windows (sy, sx); smaller than the window means
+        overlapping windows.
+    ties : {"first", "all", "split"}, default "first"
+        Which elements of a window whose maximum occurs more than once
+        receive its error in ``backward``: only the first in row-major
+        order, every one the full error, or every one an equal share.
+
+    Notes
+    -----
+    There is no padding: the output is ``(h - py) // sy + 1`` by
+    ``(w - px) // sx + 1``.  Where windows overlap, the errors an element
+    receives are summed.  One early version of the tutorial's pooling test
+    passed the stride first positionally; this class keeps the order of the
+    tutorial's text, ``(neighborhood, stride)``, so pass them by keyword to
+    be safe.
+    """
+
+    def __init__(self, neighborhood=(2, 2), stride=(2, 2), *, ties="first"):
+        super().__init__(neighborhood, stride)
+        if not isinstance(ties, str) or ties not in F.TIES:
+            raise ValueError(f"{self.name}: expected ties 'first', 'all' or 'split', got {ties!r}")
+        self.ties = ties
+
     def forward(self, x):
         """Pool ``x`` (b, c, h, w) and remember where each maximum was."""
-        x = as_float_array(x, self.name)
-        check_ndim(x, 4, self.name, "input", "(batch, channels, rows, columns)")
-        if min(x.shape) < 1:
-            raise ValueError(f"{self.name}: expected a non-empty input, got shape {x.shape}")
-        py, px = self.neighborhood
-        if x.shape[2] < py or x.shape[3] < px:
-            raise ValueError(
-                f"{self.name}: expected an input at least as large as the {py}x{px} window, "
-                f"got spatial size {x.shape[2:]}"
-            )
-        x = kernel_ready(x, x.dtype)
-        out_shape = self.output_shape(x.shape)
-        out = np.empty(out_shape, x.dtype)
-        argmax = np.empty(out_shape, np.intp)
-        kernels.maxpool2d_forward(x, py, px, *self.stride, out, argmax)
-        self._cache = (argmax, x.shape, x.dtype)
+        out, indices = F.max_pool2d(x, self.neighborhood, self.stride, caller=self.name)
+        # Finding ties in backward needs the input: a private copy, so that
+        # the caller may change its own array in between.
+        kept = None if self.ties == "first" else np.array(x, dtype=out.dtype, copy=True)
+        self._cache = (indices, (out.shape[0], out.shape[1], *np.shape(x)[2:]), out.dtype, kept)
         return out
 
-    @serialised
     def backward(self, error):
         """Route ``error`` to the maxima of the last forward pass."""
         called_before(self._cache, self.name)
-        argmax, in_shape, dtype = self._cache
-        error = as_float_array(error, self.name, "error")
-        check_shape(error, argmax.shape, self.name, "error")
-        dx = np.empty(in_shape, dtype)
-        kernels.maxpool2d_backward(kernel_ready(error, dtype), argmax, dx)
-        return dx
+        indices, in_shape, dtype, x = self._cache
+        return F.max_pool2d_backward(
+            _as(error, dtype, self.name), indices, in_shape, ties=self.ties, x=x,
+            window=self.neighborhood, stride=self.stride, caller=self.name,
+        )
+
+
+class AvgPoolLayer(_Pooling):
+    """Average pooling over ``neighborhood`` windows moved by ``stride``.
+
+    Parameters
+    ----------
+    neighborhood : int or (int, int), default (2, 2)
+        Window size (py, px).
+    stride : int or (int, int), default (2, 2)
+        Step between windows (sy, sx); smaller than the window means
+        overlapping windows.
+
+    Notes
+    -----
+    No padding, as :class:`MaxPoolLayer`; ``backward`` gives every element
+    of a window an equal share of its error, summed where windows overlap.
+    """
+
+    def __init__(self, neighborhood=(2, 2), stride=(2, 2)):
+        super().__init__(neighborhood, stride)
+
+    def forward(self, x):
+        """Average ``x`` (b, c, h, w) over every window."""
+        out = F.avg_pool2d(x, self.neighborhood, self.stride, caller=self.name)
+        self._cache = ((out.shape[0], out.shape[1], *np.shape(x)[2:]), out.dtype)
+        return out
+
+    def backward(self, error):
+        """Spread ``error`` evenly over the windows of the last forward pass."""
+        called_before(self._cache, self.name)
+        in_shape, dtype = self._cache
+        return F.avg_pool2d_backward(
+            _as(error, dtype, self.name), in_shape, self.neighborhood, self.stride,
+            caller=self.name,
+        )
+
+
+def _as(error, dtype, name):
+    # The error computes in the dtype of the forward pass, as in every layer.
+    return as_float_array(error, name, "error").astype(dtype, copy=False)

@@ -1,4 +1,4 @@
-"""Max pooling with plain Python loops over the windows."""
+"""Max and average pooling with plain Python loops over the windows."""
 
 import numpy as np
 
@@ -6,7 +6,51 @@ from .._validation import as_float_array, called_before, check_ndim, check_shape
 from ..base import BaseLayer
 
 
-class MaxPoolLayer(BaseLayer):
+class _Pooling(BaseLayer):
+    def __init__(self, neighborhood, stride):
+        super().__init__()
+        self.neighborhood = pair(neighborhood, self.name, "neighborhood")
+        self.stride = pair(stride, self.name, "stride")
+        self._x = None
+
+    def output_shape(self, input_shape):
+        """Return the output shape ``(b, c, oh, ow)`` for an input shape."""
+        b, c, h, w = input_shape
+        (py, px), (sy, sx) = self.neighborhood, self.stride
+        return (b, c, (h - py) // sy + 1, (w - px) // sx + 1)
+
+    def _windows(self, x):
+        """Check ``x`` and yield ``(index, rows, columns)`` of every window."""
+        (py, px), (sy, sx) = self.neighborhood, self.stride
+        out_shape = self.output_shape(x.shape)
+        for index in np.ndindex(*out_shape):
+            b, c, i, j = index
+            yield index, slice(i * sy, i * sy + py), slice(j * sx, j * sx + px)
+
+    def _check(self, x):
+        x = as_float_array(x, self.name)
+        check_ndim(x, 4, self.name, "input", "(batch, channels, height, width)")
+        if min(x.shape[1:]) < 1:
+            raise ValueError(
+                f"{self.name}: expected input whose axes after the batch axis are non-empty, "
+                f"got shape {x.shape}"
+            )
+        py, px = self.neighborhood
+        if x.shape[2] < py or x.shape[3] < px:
+            raise ValueError(
+                f"{self.name}: expected an input at least as large as the neighborhood "
+                f"{(py, px)}, got spatial size {x.shape[2:]}"
+            )
+        return x
+
+    def _error(self, error):
+        called_before(self._x, self.name)
+        error = as_float_array(error, self.name, "error")
+        check_shape(error, self.output_shape(self._x.shape), self.name, "error")
+        return error
+
+
+class MaxPoolLayer(_Pooling):
     """Max pooling without padding.
 
     Parameters
@@ -15,63 +59,84 @@ class MaxPoolLayer(BaseLayer):
         Window size ``(py, px)``.
     stride : int or (int, int)
         Step ``(sy, sx)`` between windows.
+    ties : {"first", "all", "split"}
+        Which maxima of a window receive its error when the maximum occurs
+        more than once: the first in row-major order, all of them in full,
+        or all of them an equal share.
 
     Notes
     -----
-    Output size is ``(h - py) // sy + 1`` by ``(w - px) // sx + 1``.  Ties go
-    to the first maximum in row-major order within the window (as
-    ``np.argmax``); backward sums the error where windows overlap.
+    Output size is ``(h - py) // sy + 1`` by ``(w - px) // sx + 1``.  The
+    output is each window's ``np.max`` (NaN if the window holds one);
+    backward sums the error where windows overlap.
     """
 
-    def __init__(self, neighborhood=(2, 2), stride=(2, 2)):
-        super().__init__()
-        self.neighborhood = pair(neighborhood, self.name, "neighborhood")
-        self.stride = pair(stride, self.name, "stride")
-        self._x_shape = None
-        self._argmax = None
-
-    def output_shape(self, input_shape):
-        """Return the output shape ``(b, c, oh, ow)`` for an input shape."""
-        b, c, h, w = input_shape
-        (py, px), (sy, sx) = self.neighborhood, self.stride
-        return (b, c, (h - py) // sy + 1, (w - px) // sx + 1)
+    def __init__(self, neighborhood=(2, 2), stride=(2, 2), *, ties="first"):
+        super().__init__(neighborhood, stride)
+        if not isinstance(ties, str) or ties not in ("first", "all", "split"):
+            raise ValueError(f"{self.name}: expected ties 'first', 'all' or 'split', got {ties!r}")
+        self.ties = ties
 
     def forward(self, x):
         """Return the maximum of every window of ``x`` ``(b, c, h, w)``."""
-        x = as_float_array(x, self.name)
-        check_ndim(x, 4, self.name, "input", "(batch, channels, height, width)")
-        (py, px), (sy, sx) = self.neighborhood, self.stride
-        if x.shape[2] < py or x.shape[3] < px:
-            raise ValueError(
-                f"{self.name}: expected an input at least as large as the neighborhood "
-                f"{(py, px)}, got spatial size {x.shape[2:]}"
-            )
-        out_shape = self.output_shape(x.shape)
-        out = np.empty(out_shape, dtype=x.dtype)
-        # Row and column (in the input) of each window's maximum.
-        argmax = np.empty(out_shape + (2,), dtype=np.intp)
-        for b in range(out_shape[0]):
-            for c in range(out_shape[1]):
-                for i in range(out_shape[2]):
-                    for j in range(out_shape[3]):
-                        window = x[b, c, i * sy : i * sy + py, j * sx : j * sx + px]
-                        r, q = np.unravel_index(np.argmax(window), window.shape)
-                        argmax[b, c, i, j] = (i * sy + r, j * sx + q)
-                        out[b, c, i, j] = window[r, q]
-        self._x_shape = x.shape
-        self._argmax = argmax
+        x = self._check(x)
+        out = np.empty(self.output_shape(x.shape), dtype=x.dtype)
+        for index, rows, cols in self._windows(x):
+            out[index] = np.max(x[index[0], index[1], rows, cols])
+        self._x = x.copy()
+        return out
+
+    def _receivers(self, window):
+        """Boolean mask of the elements of ``window`` that receive its error."""
+        first = np.zeros(window.shape, dtype=bool)
+        first[np.unravel_index(np.argmax(window), window.shape)] = True
+        top = window[first][0]
+        if self.ties == "first" or np.isnan(top):
+            return first
+        return window == top
+
+    def backward(self, error):
+        """Route each error to its window's maxima, summing on overlap."""
+        error = self._error(error)
+        x = self._x
+        dx = np.zeros(x.shape, dtype=error.dtype)
+        for index, rows, cols in self._windows(x):
+            b, c = index[:2]
+            mask = self._receivers(x[b, c, rows, cols])
+            share = error[index] / mask.sum() if self.ties == "split" else error[index]
+            dx[b, c, rows, cols] += np.where(mask, share, 0)
+        return dx
+
+
+class AvgPoolLayer(_Pooling):
+    """Average pooling without padding.
+
+    Parameters
+    ----------
+    neighborhood : int or (int, int)
+        Window size ``(py, px)``.
+    stride : int or (int, int)
+        Step ``(sy, sx)`` between windows.
+    """
+
+    def __init__(self, neighborhood=(2, 2), stride=(2, 2)):
+        super().__init__(neighborhood, stride)
+
+    def forward(self, x):
+        """Return the mean of every window of ``x`` ``(b, c, h, w)``."""
+        x = self._check(x)
+        out = np.empty(self.output_shape(x.shape), dtype=x.dtype)
+        for index, rows, cols in self._windows(x):
+            out[index] = np.mean(x[index[0], index[1], rows, cols])
+        self._x = x.copy()
         return out
 
     def backward(self, error):
-        """Route each error to its window's maximum, summing on overlap."""
-        called_before(self._argmax, self.name)
-        error = as_float_array(error, self.name, "error")
-        check_shape(error, self._argmax.shape[:4], self.name, "error")
-        dx = np.zeros(self._x_shape, dtype=error.dtype)
-        for b in range(error.shape[0]):
-            for c in range(error.shape[1]):
-                for i in range(error.shape[2]):
-                    for j in range(error.shape[3]):
-                        r, q = self._argmax[b, c, i, j]
-                        dx[b, c, r, q] += error[b, c, i, j]
+        """Give every element of a window an equal share of its error."""
+        error = self._error(error)
+        x = self._x
+        py, px = self.neighborhood
+        dx = np.zeros(x.shape, dtype=error.dtype)
+        for index, rows, cols in self._windows(x):
+            dx[index[0], index[1], rows, cols] += error[index] / (py * px)
         return dx
