@@ -11,6 +11,9 @@ The scipy-based implementations of the same classes live in
 :mod:`fastlayers.reference`; the compiled kernels in :mod:`fastlayers.kernels`.
 """
 
+from importlib import metadata as _metadata
+
+from . import functional
 from .base import BaseLayer, Phase
 from .dtypes import default_dtype, get_default_dtype, set_default_dtype
 from .initializers import Const, Glorot, He, Initializer, UniformRandom, Xavier
@@ -30,7 +33,11 @@ from .layers import (
 from .network import NeuralNetwork
 from .parallel import get_num_threads, set_num_threads, threading_layer
 
-__version__ = "0.1.0"
+try:
+    # One source of the version: the installed package's metadata.
+    __version__ = _metadata.version("fastlayers")
+except _metadata.PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "AvgPoolLayer",

@@ -18,11 +18,13 @@ import numpy as np
 from numba import prange
 from numba.np.ufunc import parallel as _numba_parallel
 
+from .kernels._jit import kernel
+
 _lock = threading.RLock()  # re-entrant: a layer method may hold it around functional calls
 _serialise = None  # decided on first use: True for the workqueue layer
 
 
-@numba.njit(parallel=True, cache=True)
+@kernel(parallel=True)
 def _touch_pool(out):
     # Launches the thread pool so that numba settles on a threading layer.
     for i in prange(out.size):

@@ -114,15 +114,27 @@ def test_conv1d_is_conv2d_on_a_column():
         x = rng.standard_normal((3, 2, 17))
         w = rng.standard_normal((4, 2, 5))
         bias = rng.standard_normal(4)
-        before, after = (5 // 2, 4 // 2) if padding == "same" else (
-            (0, 0) if padding == "valid" else (padding if isinstance(padding, tuple) else (padding, padding))
+        before, after = (
+            (5 // 2, 4 // 2)
+            if padding == "same"
+            else (
+                (0, 0)
+                if padding == "valid"
+                else (padding if isinstance(padding, tuple) else (padding, padding))
+            )
         )
         y, saved = F.conv1d(x, w, bias, stride, padding, return_saved=True)
         y2, saved2 = F.conv2d(
             x[..., None], w[..., None], bias, (stride, 1), (before, after, 0, 0), return_saved=True
         )
         np.testing.assert_array_equal(y, y2[..., 0])
-        close(y, naive_conv2d(x[..., None], w[..., None], bias, (stride, 1), (before, after, 0, 0))[..., 0], np.float64)
+        close(
+            y,
+            naive_conv2d(x[..., None], w[..., None], bias, (stride, 1), (before, after, 0, 0))[
+                ..., 0
+            ],
+            np.float64,
+        )
         err = rng.standard_normal(y.shape)
         dx, dw, db = F.conv1d_backward(err, saved)
         dx2, dw2, db2 = F.conv2d_backward(err[..., None], saved2)
@@ -135,7 +147,9 @@ def naive_windows(x, window, stride):
     return sliding_window_view(x, window, axis=(2, 3))[:, :, :: stride[0], :: stride[1]]
 
 
-@pytest.mark.parametrize("window, stride", [((2, 2), (2, 2)), ((3, 3), (2, 2)), ((2, 3), (1, 2)), ((3, 1), (1, 3))])
+@pytest.mark.parametrize(
+    "window, stride", [((2, 2), (2, 2)), ((3, 3), (2, 2)), ((2, 3), (1, 2)), ((3, 1), (1, 3))]
+)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_max_pool2d_tie_policies(window, stride, dtype):
     rng = np.random.default_rng(4)
@@ -180,7 +194,9 @@ def test_avg_pool2d_matches_naive(window, stride):
     dx = F.avg_pool2d_backward(err, x.shape, window, stride)
     # The adjoint identity <avg(x), err> = <x, dx> holds for every x.
     probe = rng.standard_normal(x.shape)
-    assert np.isclose(np.sum(F.avg_pool2d(probe, window, stride) * err), np.sum(probe * dx), rtol=1e-12)
+    assert np.isclose(
+        np.sum(F.avg_pool2d(probe, window, stride) * err), np.sum(probe * dx), rtol=1e-12
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -251,24 +267,60 @@ def test_out_is_written_and_checked():
 @pytest.mark.parametrize(
     "call, fragments",
     [
-        (lambda: F.conv2d(np.ones((2, 3, 5)), np.ones((1, 3, 3, 3))), ["4 dimensions", "(2, 3, 5)"]),
-        (lambda: F.conv2d(np.ones((1, 2, 5, 5)), np.ones((1, 3, 3, 3))), ["3 channels", "(1, 2, 5, 5)"]),
-        (lambda: F.conv2d(np.ones((1, 3, 2, 2)), np.ones((1, 3, 3, 3)), padding="valid"), ["3x3 kernel", "(2, 2)"]),
-        (lambda: F.conv2d(np.ones((1, 3, 5, 5)), np.ones((2, 3, 3, 3)), np.ones(3)), ["bias", "(2,)", "(3,)"]),
+        (
+            lambda: F.conv2d(np.ones((2, 3, 5)), np.ones((1, 3, 3, 3))),
+            ["4 dimensions", "(2, 3, 5)"],
+        ),
+        (
+            lambda: F.conv2d(np.ones((1, 2, 5, 5)), np.ones((1, 3, 3, 3))),
+            ["3 channels", "(1, 2, 5, 5)"],
+        ),
+        (
+            lambda: F.conv2d(np.ones((1, 3, 2, 2)), np.ones((1, 3, 3, 3)), padding="valid"),
+            ["3x3 kernel", "(2, 2)"],
+        ),
+        (
+            lambda: F.conv2d(np.ones((1, 3, 5, 5)), np.ones((2, 3, 3, 3)), np.ones(3)),
+            ["bias", "(2,)", "(3,)"],
+        ),
         (lambda: F.conv2d(np.ones((1, 3, 5, 5)), np.ones((2, 3, 3, 3)), stride=0), ["stride", "0"]),
-        (lambda: F.conv2d(np.ones((1, 3, 5, 5)), np.ones((2, 3, 3, 3)), padding="full"), ["padding", "'full'"]),
+        (
+            lambda: F.conv2d(np.ones((1, 3, 5, 5)), np.ones((2, 3, 3, 3)), padding="full"),
+            ["padding", "'full'"],
+        ),
         (lambda: F.conv2d_backward(np.ones((1, 2, 5, 5)), None), ["Conv2dSaved", "NoneType"]),
         (lambda: F.max_pool2d(np.ones((1, 1, 4, 4)), 2, ties="random"), ["ties", "'random'"]),
         (lambda: F.max_pool2d(np.ones((1, 1, 1, 4)), 2), ["2x2 window", "(1, 4)"]),
-        (lambda: F.max_pool2d_backward(np.ones((1, 1, 2, 2)), np.full((1, 1, 2, 2), 16), (1, 1, 4, 4)), ["indices", "0 to 15", "16"]),
-        (lambda: F.max_pool2d_backward(np.ones((1, 1, 2, 2)), np.zeros((1, 1, 2, 2), int), (1, 1, 4, 4), ties="all"), ["x and window", "NoneType"]),
-        (lambda: F.max_pool2d_backward(np.ones((1, 1, 2, 3)), np.zeros((1, 1, 2, 2), int), (1, 1, 4, 4)), ["error", "(1, 1, 2, 2)", "(1, 1, 2, 3)"]),
-        (lambda: F.avg_pool2d_backward(np.ones((1, 1, 2, 3)), (1, 1, 4, 4), 2), ["error", "(1, 1, 2, 2)", "(1, 1, 2, 3)"]),
+        (
+            lambda: F.max_pool2d_backward(
+                np.ones((1, 1, 2, 2)), np.full((1, 1, 2, 2), 16), (1, 1, 4, 4)
+            ),
+            ["indices", "0 to 15", "16"],
+        ),
+        (
+            lambda: F.max_pool2d_backward(
+                np.ones((1, 1, 2, 2)), np.zeros((1, 1, 2, 2), int), (1, 1, 4, 4), ties="all"
+            ),
+            ["x and window", "NoneType"],
+        ),
+        (
+            lambda: F.max_pool2d_backward(
+                np.ones((1, 1, 2, 3)), np.zeros((1, 1, 2, 2), int), (1, 1, 4, 4)
+            ),
+            ["error", "(1, 1, 2, 2)", "(1, 1, 2, 3)"],
+        ),
+        (
+            lambda: F.avg_pool2d_backward(np.ones((1, 1, 2, 3)), (1, 1, 4, 4), 2),
+            ["error", "(1, 1, 2, 2)", "(1, 1, 2, 3)"],
+        ),
         (lambda: F.linear(np.ones((2, 4)), np.ones((3, 2))), ["(batch, 3)", "(2, 4)"]),
         (lambda: F.linear(np.ones((2, 3)), np.ones((3, 2)), np.ones(3)), ["bias", "(2,)", "(3,)"]),
         (lambda: F.linear(np.ones((2, 3), complex), np.ones((3, 2))), ["complex128"]),
         (lambda: F.relu_backward(np.ones(3), np.ones(4)), ["error", "(4,)", "(3,)"]),
-        (lambda: F.conv1d(np.ones((1, 2, 5)), np.ones((1, 2, 3)), stride=(1, 2)), ["stride", "(1, 2)"]),
+        (
+            lambda: F.conv1d(np.ones((1, 2, 5)), np.ones((1, 2, 3)), stride=(1, 2)),
+            ["stride", "(1, 2)"],
+        ),
     ],
 )
 def test_errors_name_the_caller(call, fragments):
@@ -279,8 +331,14 @@ def test_errors_name_the_caller(call, fragments):
         assert fragment in message, (fragment, message)
     # Passing ``caller`` puts another name at the start of every message.
     assert message.split(":")[0] in {
-        "conv2d", "conv2d_backward", "conv1d", "max_pool2d", "max_pool2d_backward",
-        "avg_pool2d_backward", "linear", "relu_backward",
+        "conv2d",
+        "conv2d_backward",
+        "conv1d",
+        "max_pool2d",
+        "max_pool2d_backward",
+        "avg_pool2d_backward",
+        "linear",
+        "relu_backward",
     }
 
 

@@ -17,6 +17,10 @@ from .._validation import as_float_array, check_ndim, pair
 SERIAL_MACS = 1 << 18
 SERIAL_ELEMENTS = 1 << 15
 
+# Argument types of the public functions.
+IntOrPair = int | tuple[int, int]
+Padding = str | int | tuple[int, ...]
+
 
 def float_input(x, caller, what="input"):
     """``x`` as a float32 or float64 array (see ``as_float_array``)."""

@@ -1,6 +1,7 @@
 """Element-wise activations on the kernels."""
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import kernels
 from .._validation import check_shape
@@ -8,7 +9,7 @@ from ..parallel import launch
 from ._common import SERIAL_ELEMENTS, contiguous, float_input, output
 
 
-def relu(x, *, out=None, caller="relu"):
+def relu(x: ArrayLike, *, out: np.ndarray | None = None, caller: str = "relu") -> np.ndarray:
     """Rectified linear unit ``max(x, 0)``, element-wise; NaN stays NaN.
 
     Parameters
@@ -43,7 +44,13 @@ def relu(x, *, out=None, caller="relu"):
     return result
 
 
-def relu_backward(error, y, *, out=None, caller="relu_backward"):
+def relu_backward(
+    error: ArrayLike,
+    y: ArrayLike,
+    *,
+    out: np.ndarray | None = None,
+    caller: str = "relu_backward",
+) -> np.ndarray:
     """Gradient of :func:`relu`: ``error`` where ``y > 0``, else 0.
 
     Parameters
@@ -78,8 +85,13 @@ def relu_backward(error, y, *, out=None, caller="relu_backward"):
     y = contiguous(y, y.dtype)
     result = output(out, error.shape, error.dtype, caller)
     if error.size >= SERIAL_ELEMENTS:
-        launch(kernels.relu_backward_parallel, False, y.reshape(-1), error.reshape(-1),
-               result.reshape(-1))
+        launch(
+            kernels.relu_backward_parallel,
+            False,
+            y.reshape(-1),
+            error.reshape(-1),
+            result.reshape(-1),
+        )
     else:
         kernels.relu_backward(y.reshape(-1), error.reshape(-1), result.reshape(-1))
     return result

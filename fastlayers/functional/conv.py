@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import kernels
 from .._validation import check_ndim, check_shape, pair
@@ -10,6 +11,8 @@ from ..parallel import launch
 from ._common import (
     SERIAL_ELEMENTS,
     SERIAL_MACS,
+    IntOrPair,
+    Padding,
     check_not_empty,
     compute_dtype,
     contiguous,
@@ -102,7 +105,9 @@ def _conv2d(x, weights, bias, stride, padding, out, caller):
     saved = Conv2dSaved(padded, weights, (b, c, h, w), (sy, sx), (top, bottom, left, right))
     if b == 0:
         return result, saved
-    launch(kernels.nchw_to_chwb, padded.size < SERIAL_ELEMENTS, contiguous(x, dtype), top, left, padded)
+    launch(
+        kernels.nchw_to_chwb, padded.size < SERIAL_ELEMENTS, contiguous(x, dtype), top, left, padded
+    )
     out_t = np.empty((k, out_shape[2], out_shape[3], b), dtype)
     macs = out_t.size * c * m * n
     launch(kernels.conv2d_forward, macs < SERIAL_MACS, padded, weights, bias, sy, sx, out_t)
@@ -110,8 +115,17 @@ def _conv2d(x, weights, bias, stride, padding, out, caller):
     return result, saved
 
 
-def conv2d(x, weights, bias=None, stride=1, padding="same", *, out=None, return_saved=False,
-           caller="conv2d"):
+def conv2d(
+    x: ArrayLike,
+    weights: ArrayLike,
+    bias: ArrayLike | None = None,
+    stride: IntOrPair = 1,
+    padding: Padding = "same",
+    *,
+    out: np.ndarray | None = None,
+    return_saved: bool = False,
+    caller: str = "conv2d",
+) -> np.ndarray | tuple[np.ndarray, Conv2dSaved]:
     """2-D cross-correlation of a batch of images with a bank of filters.
 
     ``y[b, k, oy, ox] = bias[k] + sum_{c, i, j} weights[k, c, i, j]
@@ -166,7 +180,13 @@ def conv2d(x, weights, bias=None, stride=1, padding="same", *, out=None, return_
     return (result, saved) if return_saved else result
 
 
-def conv2d_backward(error, saved, *, input_gradient=True, caller="conv2d_backward"):
+def conv2d_backward(
+    error: ArrayLike,
+    saved: Conv2dSaved,
+    *,
+    input_gradient: bool = True,
+    caller: str = "conv2d_backward",
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """Gradients of :func:`conv2d` from the error with respect to its output.
 
     Parameters
@@ -237,8 +257,17 @@ def conv2d_backward(error, saved, *, input_gradient=True, caller="conv2d_backwar
         # size minus the forward padding, correlated with the flipped
         # kernels with input and output channels swapped: the forward
         # kernel computes it at full speed.
-        err_p = np.empty((k, oh + 2 * m - 2 - top - bottom, ow + 2 * n - 2 - left - right, b), dtype)
-        launch(kernels.nchw_to_chwb, err_p.size < SERIAL_ELEMENTS, error, m - 1 - top, n - 1 - left, err_p)
+        err_p = np.empty(
+            (k, oh + 2 * m - 2 - top - bottom, ow + 2 * n - 2 - left - right, b), dtype
+        )
+        launch(
+            kernels.nchw_to_chwb,
+            err_p.size < SERIAL_ELEMENTS,
+            error,
+            m - 1 - top,
+            n - 1 - left,
+            err_p,
+        )
         flipped = np.ascontiguousarray(weights[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
         launch(kernels.conv2d_forward, serial, err_p, flipped, np.zeros(c, dtype), 1, 1, dx_t)
     dx = np.empty(saved.input_shape, dtype)
@@ -246,8 +275,16 @@ def conv2d_backward(error, saved, *, input_gradient=True, caller="conv2d_backwar
     return dx, grad_w, grad_b
 
 
-def conv1d(x, weights, bias=None, stride=1, padding="same", *, return_saved=False,
-           caller="conv1d"):
+def conv1d(
+    x: ArrayLike,
+    weights: ArrayLike,
+    bias: ArrayLike | None = None,
+    stride: int = 1,
+    padding: Padding = "same",
+    *,
+    return_saved: bool = False,
+    caller: str = "conv1d",
+) -> np.ndarray | tuple[np.ndarray, Conv1dSaved]:
     """1-D cross-correlation of a batch of signals with a bank of filters.
 
     ``y[b, k, o] = bias[k] + sum_{c, i} weights[k, c, i] * xpad[b, c, o * s + i]``.
@@ -297,7 +334,13 @@ def conv1d(x, weights, bias=None, stride=1, padding="same", *, return_saved=Fals
     return (y, Conv1dSaved(saved)) if return_saved else y
 
 
-def conv1d_backward(error, saved, *, input_gradient=True, caller="conv1d_backward"):
+def conv1d_backward(
+    error: ArrayLike,
+    saved: Conv1dSaved,
+    *,
+    input_gradient: bool = True,
+    caller: str = "conv1d_backward",
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """Gradients of :func:`conv1d` from the error with respect to its output.
 
     Parameters

@@ -1,11 +1,12 @@
 """The affine map of a fully connected layer, and its gradients."""
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import kernels
 from .._validation import check_ndim, check_shape
 from ..parallel import launch
-from ._common import SERIAL_ELEMENTS, SERIAL_MACS, compute_dtype, contiguous, float_input, output
+from ._common import SERIAL_MACS, compute_dtype, contiguous, float_input, output
 
 
 def _check(x, weights, bias, caller):
@@ -26,7 +27,14 @@ def _check(x, weights, bias, caller):
     return x, weights, bias
 
 
-def linear(x, weights, bias=None, *, out=None, caller="linear"):
+def linear(
+    x: ArrayLike,
+    weights: ArrayLike,
+    bias: ArrayLike | None = None,
+    *,
+    out: np.ndarray | None = None,
+    caller: str = "linear",
+) -> np.ndarray:
     """Affine map ``x @ weights + bias`` of a batch of vectors.
 
     Parameters
@@ -66,8 +74,15 @@ def linear(x, weights, bias=None, *, out=None, caller="linear"):
     return result
 
 
-def linear_backward(error, x, weights, *, input_gradient=True, out=None,
-                    caller="linear_backward"):
+def linear_backward(
+    error: ArrayLike,
+    x: ArrayLike,
+    weights: ArrayLike,
+    *,
+    input_gradient: bool = True,
+    out: tuple | None = None,
+    caller: str = "linear_backward",
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """Gradients of :func:`linear` from the error with respect to its output.
 
     Parameters

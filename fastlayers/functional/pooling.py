@@ -1,12 +1,14 @@
 """Max and average pooling of NCHW arrays, and their gradients."""
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import kernels
 from .._validation import check_shape
 from ..parallel import launch
 from ._common import (
     SERIAL_ELEMENTS,
+    IntOrPair,
     check_not_empty,
     contiguous,
     float_input,
@@ -26,7 +28,15 @@ def _check_ties(ties, caller):
     return ties
 
 
-def max_pool2d(x, window, stride=None, *, ties="first", out=None, caller="max_pool2d"):
+def max_pool2d(
+    x: ArrayLike,
+    window: IntOrPair,
+    stride: IntOrPair | None = None,
+    *,
+    ties: str = "first",
+    out: np.ndarray | None = None,
+    caller: str = "max_pool2d",
+) -> tuple[np.ndarray, np.ndarray]:
     """Maximum over windows of a batch of images, and where each came from.
 
     Parameters
@@ -75,12 +85,23 @@ def max_pool2d(x, window, stride=None, *, ties="first", out=None, caller="max_po
     if x.shape[0] == 0:
         return result, indices
     x = contiguous(x, x.dtype)
-    launch(kernels.maxpool2d_forward, x.size < SERIAL_ELEMENTS, x, *window, *stride, result, indices)
+    launch(
+        kernels.maxpool2d_forward, x.size < SERIAL_ELEMENTS, x, *window, *stride, result, indices
+    )
     return result, indices
 
 
-def max_pool2d_backward(error, indices, input_shape, *, ties="first", x=None, window=None,
-                        stride=None, caller="max_pool2d_backward"):
+def max_pool2d_backward(
+    error: ArrayLike,
+    indices: np.ndarray,
+    input_shape: tuple[int, int, int, int],
+    *,
+    ties: str = "first",
+    x: ArrayLike | None = None,
+    window: IntOrPair | None = None,
+    stride: IntOrPair | None = None,
+    caller: str = "max_pool2d_backward",
+) -> np.ndarray:
     """Route the error of each window of :func:`max_pool2d` to its maximum.
 
     Parameters
@@ -126,8 +147,12 @@ def max_pool2d_backward(error, indices, input_shape, *, ties="first", x=None, wi
     input_shape = shape_tuple(input_shape, 4, caller, "input_shape")
     error = float_input(error, caller, "error")
     if not isinstance(indices, np.ndarray) or indices.dtype.kind not in "iu":
-        got = f"dtype {indices.dtype}" if isinstance(indices, np.ndarray) else type(indices).__name__
-        raise TypeError(f"{caller}: expected indices as an integer array from max_pool2d, got {got}")
+        got = (
+            f"dtype {indices.dtype}" if isinstance(indices, np.ndarray) else type(indices).__name__
+        )
+        raise TypeError(
+            f"{caller}: expected indices as an integer array from max_pool2d, got {got}"
+        )
     check_shape(error, indices.shape, caller, "error (the shape of indices)")
     if error.ndim != 4 or error.shape[:2] != input_shape[:2]:
         raise ValueError(
@@ -164,12 +189,28 @@ def max_pool2d_backward(error, indices, input_shape, *, ties="first", x=None, wi
     out_shape = pool_output_shape(input_shape, window, stride, caller)
     check_shape(error, out_shape, caller, "error")
     x = contiguous(x, x.dtype)
-    launch(kernels.maxpool2d_backward_ties, serial, x, indices, error, *window, *stride,
-           ties == "split", dx)
+    launch(
+        kernels.maxpool2d_backward_ties,
+        serial,
+        x,
+        indices,
+        error,
+        *window,
+        *stride,
+        ties == "split",
+        dx,
+    )
     return dx
 
 
-def avg_pool2d(x, window, stride=None, *, out=None, caller="avg_pool2d"):
+def avg_pool2d(
+    x: ArrayLike,
+    window: IntOrPair,
+    stride: IntOrPair | None = None,
+    *,
+    out: np.ndarray | None = None,
+    caller: str = "avg_pool2d",
+) -> np.ndarray:
     """Mean over windows of a batch of images.
 
     Parameters
@@ -208,8 +249,14 @@ def avg_pool2d(x, window, stride=None, *, out=None, caller="avg_pool2d"):
     return result
 
 
-def avg_pool2d_backward(error, input_shape, window, stride=None, *,
-                        caller="avg_pool2d_backward"):
+def avg_pool2d_backward(
+    error: ArrayLike,
+    input_shape: tuple[int, int, int, int],
+    window: IntOrPair,
+    stride: IntOrPair | None = None,
+    *,
+    caller: str = "avg_pool2d_backward",
+) -> np.ndarray:
     """Spread the error of each window of :func:`avg_pool2d` evenly over it.
 
     Parameters

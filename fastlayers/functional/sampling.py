@@ -1,14 +1,17 @@
 """Strided upsampling (zero insertion) and its inverse."""
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import kernels
 from .._validation import pair
 from ..parallel import launch
-from ._common import SERIAL_ELEMENTS, contiguous, nchw_input, shape_tuple
+from ._common import SERIAL_ELEMENTS, IntOrPair, contiguous, nchw_input, shape_tuple
 
 
-def upsample_strided(x, stride, size, *, caller="upsample_strided"):
+def upsample_strided(
+    x: ArrayLike, stride: IntOrPair, size: tuple[int, int], *, caller: str = "upsample_strided"
+) -> np.ndarray:
     """Spread ``x`` onto a finer grid with zeros between its pixels.
 
     ``up[b, c, oy * sy, ox * sx] = x[b, c, oy, ox]``, every other element 0:
@@ -54,7 +57,9 @@ def upsample_strided(x, stride, size, *, caller="upsample_strided"):
     return up
 
 
-def downsample_strided(x, stride, *, caller="downsample_strided"):
+def downsample_strided(
+    x: ArrayLike, stride: IntOrPair, *, caller: str = "downsample_strided"
+) -> np.ndarray:
     """Keep every ``stride``-th pixel: the inverse of :func:`upsample_strided`.
 
     Parameters
@@ -82,5 +87,7 @@ def downsample_strided(x, stride, *, caller="downsample_strided"):
     down = np.empty((b, c, -(-h // sy), -(-w // sx)), x.dtype)
     if down.size == 0:
         return down
-    launch(kernels.downsample_strided, x.size < SERIAL_ELEMENTS, contiguous(x, x.dtype), sy, sx, down)
+    launch(
+        kernels.downsample_strided, x.size < SERIAL_ELEMENTS, contiguous(x, x.dtype), sy, sx, down
+    )
     return down

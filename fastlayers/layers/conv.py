@@ -132,7 +132,12 @@ class ConvolutionalLayer(TrainableLayer):
         self._check_parameters()
         # conv2d computes in float32 only when input and parameters all are.
         out, self._cache = F.conv2d(
-            x, self._weights, self._bias, self.stride_shape, self._pads, return_saved=True,
+            x,
+            self._weights,
+            self._bias,
+            self.stride_shape,
+            self._pads,
+            return_saved=True,
             caller=self.name,
         )
         return out
@@ -140,8 +145,10 @@ class ConvolutionalLayer(TrainableLayer):
     def _backward(self, error, input_gradient):
         called_before(self._cache, self.name)
         dx, grad_w, grad_b = F.conv2d_backward(
-            error, self._cache,
-            input_gradient=input_gradient, caller=self.name,
+            error,
+            self._cache,
+            input_gradient=input_gradient,
+            caller=self.name,
         )
         self._gradient_weights = grad_w
         self._gradient_bias = grad_b

@@ -107,8 +107,12 @@ class FullyConnectedLayer(TrainableLayer):
         check_shape(error, (x.shape[0], self.output_size), self.name, "error")
         grad = np.empty_like(w)
         dx, _, _ = F.linear_backward(
-            error.astype(x.dtype, copy=False), x, w[:-1], input_gradient=input_gradient,
-            out=(None, grad[:-1], grad[-1]), caller=self.name,
+            error.astype(x.dtype, copy=False),
+            x,
+            w[:-1],
+            input_gradient=input_gradient,
+            out=(None, grad[:-1], grad[-1]),
+            caller=self.name,
         )
         self._gradient_weights = grad
         self._update()

@@ -66,8 +66,14 @@ class MaxPoolLayer(_Pooling):
         called_before(self._cache, self.name)
         indices, in_shape, dtype, x = self._cache
         return F.max_pool2d_backward(
-            _as(error, dtype, self.name), indices, in_shape, ties=self.ties, x=x,
-            window=self.neighborhood, stride=self.stride, caller=self.name,
+            _as(error, dtype, self.name),
+            indices,
+            in_shape,
+            ties=self.ties,
+            x=x,
+            window=self.neighborhood,
+            stride=self.stride,
+            caller=self.name,
         )
 
 
@@ -102,7 +108,10 @@ class AvgPoolLayer(_Pooling):
         called_before(self._cache, self.name)
         in_shape, dtype = self._cache
         return F.avg_pool2d_backward(
-            _as(error, dtype, self.name), in_shape, self.neighborhood, self.stride,
+            _as(error, dtype, self.name),
+            in_shape,
+            self.neighborhood,
+            self.stride,
             caller=self.name,
         )
 
