@@ -76,8 +76,8 @@ def build(source: Path, output: Path) -> list[Path]:
         found = sha256sum(source / name)
         if found != expected:
             raise ValueError(
-                f"{source / name}: expected the standard MNIST file "
-                f"(SHA-256 {expected}), found SHA-256 {found}"
+                f"build_bundled_mnist.build: expected the standard MNIST file "
+                f"{source / name} (SHA-256 {expected}), got SHA-256 {found}"
             )
     mnist = load_mnist(source, download=False)
     rng = np.random.default_rng(SEED)

@@ -4,6 +4,10 @@ tutorial data layer. Downloads are covered in ``test_download.py``."""
 import gzip
 import hashlib
 import importlib.util
+import os
+import re
+import stat
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -125,13 +129,13 @@ HEADER_U8_2x3 = bytes.fromhex("00000802 00000002 00000003")
 @pytest.mark.parametrize(
     "data, fragments",
     [
-        (b"\x00\x00", ["too short", "at least 4 bytes", "found 2"]),
-        (b"\x01\x00\x08\x01" + bytes(5), ["magic", "0x00 0x00", "0x01 0x00"]),
-        (b"\x00\x00\x07\x01\x00\x00\x00\x01\x00", ["type code", "found 0x07"]),
-        (b"\x00\x00\x08\x00", ["0 dimensions"]),
-        (b"\x00\x00\x08\x02\x00\x00\x00\x02", ["truncated IDX header", "8 bytes"]),
-        (HEADER_U8_2x3 + bytes(5), ["truncated data", "6 bytes", "found only 5"]),
-        (HEADER_U8_2x3 + bytes(9), ["trailing data", "6 bytes", "3 extra bytes"]),
+        (b"\x00\x00", ["too short", "expected at least 4 bytes", "got 2"]),
+        (b"\x01\x00\x08\x01" + bytes(5), ["magic", "0x00 0x00", "got 0x01 0x00"]),
+        (b"\x00\x00\x07\x01\x00\x00\x00\x01\x00", ["type code", "got unknown type code 0x07"]),
+        (b"\x00\x00\x08\x00", ["got 0 dimensions"]),
+        (b"\x00\x00\x08\x02\x00\x00\x00\x02", ["truncated IDX header", "8 bytes", "got 4"]),
+        (HEADER_U8_2x3 + bytes(5), ["truncated data", "expected 6 bytes", "got only 5"]),
+        (HEADER_U8_2x3 + bytes(9), ["trailing data", "expected 6 bytes", "got 3 extra bytes"]),
     ],
     ids=["short", "magic", "type-code", "no-dims", "short-dims", "truncated", "extra"],
 )
@@ -143,6 +147,7 @@ def test_read_idx_rejects_malformed_files(tmp_path, data, fragments, compressed)
     with pytest.raises(IDXFormatError) as info:
         read_idx(path)
     message = str(info.value)
+    assert message.startswith("read_idx: expected ")
     assert str(path) in message
     for fragment in fragments:
         assert fragment in message
@@ -174,13 +179,13 @@ def valid_gzip_bytes():
 )
 def test_corrupt_gzip_gives_idx_format_error(tmp_path, damage):
     path = write_bytes(tmp_path, damage(valid_gzip_bytes()), name="bad.gz")
-    with pytest.raises(IDXFormatError, match="corrupt gzip stream") as info:
+    with pytest.raises(IDXFormatError, match="^read_idx: .*got a corrupt gzip stream") as info:
         read_idx(path)
     assert str(path) in str(info.value)
 
 
 def test_read_idx_argument_errors(tmp_path):
-    with pytest.raises(TypeError, match="path must be a str or os.PathLike"):
+    with pytest.raises(TypeError, match="^read_idx: expected path as a str or os.PathLike, got int"):
         read_idx(42)
     with pytest.raises(FileNotFoundError):
         read_idx(tmp_path / "missing.idx")
@@ -189,14 +194,28 @@ def test_read_idx_argument_errors(tmp_path):
 @pytest.mark.parametrize(
     "array, error, match",
     [
-        (np.zeros(3, dtype=np.int64), TypeError, "int64"),
-        (np.zeros(3, dtype=bool), TypeError, "bool"),
-        (np.uint8(3), ValueError, "got 0"),
+        (np.zeros(3, dtype=np.int64), TypeError, "got int64"),
+        (np.zeros(3, dtype=bool), TypeError, "got bool"),
+        (np.uint8(3), ValueError, "1 to 255 dimensions, got 0"),
     ],
 )
 def test_write_idx_rejects_unstorable_arrays(tmp_path, array, error, match):
-    with pytest.raises(error, match=match):
+    with pytest.raises(error, match="^write_idx: expected .*" + match):
         write_idx(tmp_path / "x.idx", array)
+
+
+@pytest.mark.parametrize(
+    "path, compress, match",
+    [
+        (42, None, "expected path as a str or os.PathLike, got int"),
+        ("x.idx", "yes", "expected compress as True, False or None, got str"),
+    ],
+)
+def test_write_idx_argument_errors(tmp_path, monkeypatch, path, compress, match):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(TypeError, match="^write_idx: " + match):
+        write_idx(path, np.zeros(3, np.uint8), compress=compress)
+    assert list(tmp_path.iterdir()) == []
 
 
 # --- load_mnist and its helpers --------------------------------------------------
@@ -246,24 +265,26 @@ def test_load_mnist_missing_file_without_download(tmp_path):
     (directory / "t10k-labels-idx1-ubyte.gz").unlink()
     with pytest.raises(FileNotFoundError, match="t10k-labels-idx1-ubyte") as info:
         load_mnist(directory, download=False)
-    assert str(directory) in str(info.value)
+    message = str(info.value)
+    assert message.startswith("load_mnist: expected the MNIST file t10k-labels")
+    assert str(directory) in message and "got neither name there" in message
 
 
 @pytest.mark.parametrize(
     "index, replacement, match",
     [
-        (1, np.zeros(29, dtype=np.uint8), "29 labels but .* 30 images"),
-        (2, np.zeros((20, 28, 27), dtype=np.uint8), r"shape \(n, 28, 28\)"),
-        (0, np.zeros((30, 28, 28), dtype=np.float32), "uint8 images"),
-        (3, np.full(20, 10, dtype=np.uint8), "labels 0..9, found 10"),
-        (1, np.zeros((30, 1), dtype=np.uint8), r"labels of shape \(n,\)"),
+        (1, np.zeros(29, dtype=np.uint8), r"as many labels .* \(30 images\), got 29 labels"),
+        (2, np.zeros((20, 28, 27), dtype=np.uint8), r"shape \(n, 28, 28\) .* of shape \(20, 28, 27\)"),
+        (0, np.zeros((30, 28, 28), dtype=np.float32), "uint8 images .*, got float32"),
+        (3, np.full(20, 10, dtype=np.uint8), "labels 0..9 .*, got 10"),
+        (1, np.zeros((30, 1), dtype=np.uint8), r"labels of shape \(n,\) .* of shape \(30, 1\)"),
     ],
 )
 def test_load_mnist_rejects_inconsistent_files(tmp_path, index, replacement, match):
     arrays = list(make_tiny_mnist())
     arrays[index] = replacement
     directory = write_mnist(tmp_path / "mnist", arrays)
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ValueError, match="^load_mnist: expected .*" + match):
         load_mnist(directory, download=False)
 
 
@@ -279,13 +300,14 @@ def test_images_to_float():
     "images, dtype, error, match",
     [
         ([[[0]]], np.float64, TypeError, "got list"),
-        (np.zeros((1, 2, 2), dtype=np.int64), np.float64, TypeError, "int64"),
-        (np.zeros((2, 2), dtype=np.uint8), np.float64, ValueError, r"\(2, 2\)"),
-        (np.zeros((1, 2, 2), dtype=np.uint8), np.int32, TypeError, "int32"),
+        (np.zeros((1, 2, 2), dtype=np.int64), np.float64, TypeError, "got int64"),
+        (np.zeros((2, 2), dtype=np.uint8), np.float64, ValueError, r"got shape \(2, 2\)"),
+        (np.zeros((1, 2, 2), dtype=np.uint8), np.int32, TypeError, "got int32"),
+        (np.zeros((1, 2, 2), dtype=np.uint8), "no such type", TypeError, "got 'no such type'"),
     ],
 )
 def test_images_to_float_rejects_bad_input(images, dtype, error, match):
-    with pytest.raises(error, match=match):
+    with pytest.raises(error, match="^images_to_float: expected .*" + match):
         images_to_float(images, dtype=dtype)
 
 
@@ -300,16 +322,18 @@ def test_one_hot():
 @pytest.mark.parametrize(
     "labels, num_classes, error, match",
     [
-        ([0.5], 10, TypeError, "float64"),
-        ([[1]], 10, ValueError, "one-dimensional"),
-        ([10], 10, ValueError, "0..9"),
-        ([-1], 10, ValueError, "0..9"),
-        ([0], True, TypeError, "num_classes must be an int"),
-        ([0], 0, ValueError, "at least 1"),
+        ([0.5], 10, TypeError, "integer labels, got dtype float64"),
+        ([[1]], 10, ValueError, r"one-dimensional labels, got shape \(1, 1\)"),
+        ([10], 10, ValueError, "0..9, got values from 10 to 10"),
+        ([-1], 10, ValueError, "0..9, got values from -1 to -1"),
+        ([[1], [1, 2]], 10, ValueError, "one-dimensional array of ints"),
+        ([0], True, TypeError, "num_classes as an int, got bool"),
+        ([0], 2.0, TypeError, "num_classes as an int, got float"),
+        ([0], 0, ValueError, "at least 1, got 0"),
     ],
 )
 def test_one_hot_rejects_bad_input(labels, num_classes, error, match):
-    with pytest.raises(error, match=match):
+    with pytest.raises(error, match="^one_hot: expected .*" + match):
         one_hot(labels, num_classes)
 
 
@@ -388,7 +412,7 @@ def test_bundled_subset_comes_from_matching_real_splits():
 @requires_real_mnist
 def test_builder_rejects_non_standard_source(tmp_path):
     write_mnist(tmp_path / "fake", make_tiny_mnist())
-    with pytest.raises(ValueError, match="expected the standard MNIST file"):
+    with pytest.raises(ValueError, match="^build_bundled_mnist.build: expected the standard MNIST file"):
         load_builder().build(tmp_path / "fake", tmp_path / "out")
 
 
@@ -484,17 +508,32 @@ def test_mnist_data_accepts_directory_and_plain_tuple(tmp_path):
     [
         (0, None, ValueError, "between 1 and the number of training samples"),
         (31, make_tiny_mnist(), ValueError, r"\(30\), got 31"),
-        (2.0, None, TypeError, "batch_size must be an int, got float"),
+        (2.0, None, TypeError, "batch_size as an int, got float"),
         (True, None, TypeError, "got bool"),
         (4, [1, 2, 3, 4], TypeError, "got list"),
         (4, make_tiny_mnist()[:3], TypeError, "got tuple"),
         (4, make_tiny_mnist()._replace(test_labels=np.zeros(3, np.uint8)),
-         ValueError, "test_images"),
+         ValueError, r"test_images .*, got shape \(20, 28, 28\) and 3 labels"),
     ],
 )
 def test_mnist_data_rejects_bad_arguments(batch_size, data, error, match):
-    with pytest.raises(error, match=match):
+    with pytest.raises(error, match="^MNISTData: expected .*" + match):
         MNISTData(batch_size, data=data)
+
+
+@pytest.mark.parametrize(
+    "seed, error", [("abc", TypeError), (1.5, TypeError), (-1, ValueError)]
+)
+def test_mnist_data_rejects_bad_seed(seed, error):
+    with pytest.raises(error, match=f"^MNISTData: expected seed as .*, got {seed!r}$"):
+        MNISTData(4, data=make_tiny_mnist(), seed=seed)
+
+
+def test_mnist_data_names_itself_for_a_missing_directory_file(tmp_path):
+    directory = write_mnist(tmp_path / "mnist", make_tiny_mnist())
+    (directory / "train-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(FileNotFoundError, match="^MNISTData: expected the MNIST file train-labels"):
+        MNISTData(4, data=directory)
 
 
 def test_mnist_data_show_image(monkeypatch):
@@ -509,3 +548,151 @@ def test_mnist_data_show_image(monkeypatch):
     plt.close("all")
     assert [image.get_array().shape for image in shown] == [(28, 28)] * 3
     assert shown[0].get_array()[0, 0] == pytest.approx(3 / 255)
+
+
+# --- something other than a regular file under an MNIST name ---------------------
+
+
+def make_entry(path, kind):
+    """Put a `kind` of file system entry at `path`; return how it is described."""
+    if kind == "directory":
+        path.mkdir()
+        return "a directory"
+    if kind == "fifo":
+        if not hasattr(os, "mkfifo"):
+            pytest.skip("needs os.mkfifo")
+        os.mkfifo(path)
+        return r"a FIFO \(named pipe\)"
+    if kind == "device":
+        if not Path(os.devnull).exists() or os.name != "posix":
+            pytest.skip("needs /dev/null")
+        path.symlink_to(os.devnull)
+        return "a character device"
+    if kind == "broken-link":
+        path.symlink_to(path.parent / "nowhere")
+        return "a broken symbolic link to .*nowhere"
+    raise AssertionError(kind)
+
+
+def run_briefly(function, *args, **kwargs):
+    """Call `function` in a thread; fail, not hang, if it blocks (e.g. on a FIFO)."""
+    outcome = {}
+
+    def target():
+        try:
+            outcome["result"] = function(*args, **kwargs)
+        except BaseException as error:  # re-examined by the test
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(10)
+    return thread.is_alive(), outcome
+
+
+def unblock_fifos(directory):
+    """Open every FIFO in `directory` for writing, freeing a blocked reader."""
+    for path in directory.iterdir():
+        if stat.S_ISFIFO(path.lstat().st_mode):
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:
+                pass
+
+
+KINDS = ["directory", "fifo", "device", "broken-link"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("suffix", [".gz", ""], ids=["gz", "plain"])
+@pytest.mark.parametrize("download", [False, True])
+def test_load_mnist_says_what_is_under_an_mnist_name(tmp_path, kind, suffix, download):
+    directory = write_mnist(tmp_path / "mnist", make_tiny_mnist(),
+                            suffixes=(".gz", ".gz", "", ".gz"))
+    stem = MNIST_FILES[2]
+    (directory / stem).unlink()
+    path = directory / (stem + suffix)
+    described = make_entry(path, kind)
+    # Nothing listens on port 9: a download attempt would fail with another message.
+    hung, outcome = run_briefly(load_mnist, directory, download=download,
+                                mirrors=["http://127.0.0.1:9/"], progress=False)
+    if hung:
+        unblock_fifos(directory)
+    assert not hung, "load_mnist blocked"
+    error = outcome.get("error")
+    assert isinstance(error, IDXFormatError), repr(error)
+    assert re.fullmatch(
+        f"load_mnist: expected a regular file at {re.escape(str(path))}, got {described}",
+        str(error),
+    )
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo", "device"])
+def test_read_idx_rejects_non_regular_files_without_blocking(tmp_path, kind):
+    path = tmp_path / "data.idx"
+    described = make_entry(path, kind)
+    hung, outcome = run_briefly(read_idx, path)
+    if hung:
+        unblock_fifos(tmp_path)
+    assert not hung, "read_idx blocked"
+    error = outcome.get("error")
+    assert isinstance(error, IDXFormatError), repr(error)
+    assert re.fullmatch(
+        f"read_idx: expected a regular file holding IDX data at "
+        f"{re.escape(str(path))}, got {described}",
+        str(error),
+    )
+
+
+def test_read_idx_follows_links_to_regular_files(tmp_path):
+    array = np.arange(6, dtype=np.uint8)
+    target = write_idx(tmp_path / "real.idx.gz", array)
+    (tmp_path / "link.idx.gz").symlink_to(target)
+    np.testing.assert_array_equal(read_idx(tmp_path / "link.idx.gz"), array)
+
+
+def test_mnist_data_says_what_is_under_an_mnist_name(tmp_path):
+    directory = write_mnist(tmp_path / "mnist", make_tiny_mnist())
+    path = directory / (MNIST_FILES[0] + ".gz")
+    path.unlink()
+    path.mkdir()
+    with pytest.raises(IDXFormatError,
+                       match="^MNISTData: expected a regular file at .*, got a directory$"):
+        MNISTData(4, data=directory)
+
+
+@pytest.mark.parametrize("exists", [False, True], ids=["missing", "a-file"])
+def test_load_mnist_says_when_the_folder_is_missing_or_a_file(tmp_path, exists):
+    folder = tmp_path / "mnist"
+    if exists:
+        folder.write_bytes(b"")
+    found = "a regular file instead of a folder" if exists else "no such folder"
+    with pytest.raises(FileNotFoundError, match=f"^load_mnist: expected .*, got {found};"):
+        load_mnist(folder, download=False)
+
+
+@pytest.mark.parametrize(
+    "keyword, value, error, match",
+    [
+        ("data_dir", 5, TypeError, "data_dir as None, a str or os.PathLike, got int"),
+        ("download", "yes", TypeError, "download as True or False, got str"),
+        ("checksums", [("a", "b")], TypeError, "checksums as a mapping .*, got list"),
+        ("mirrors", "http://127.0.0.1/", TypeError, "mirrors as a sequence of base URLs"),
+        ("timeout", -1, ValueError, "timeout as a positive number of seconds, got -1"),
+        ("deadline", "1", TypeError, "deadline as a positive number of seconds or None"),
+    ],
+)
+def test_load_mnist_rejects_bad_arguments(tmp_path, keyword, value, error, match):
+    arguments = {"data_dir": tmp_path, keyword: value}
+    with pytest.raises(error, match="^load_mnist: expected " + match):
+        load_mnist(**arguments)
+
+
+def test_load_mnist_checks_checksums_before_downloading(tmp_path):
+    bad = dict(MNIST_SHA256, **{"t10k-images-idx3-ubyte.gz": "xyz"})
+    with pytest.raises(ValueError, match=(
+        r"^load_mnist: expected checksums\['t10k-images-idx3-ubyte.gz'\] as "
+        "64 hexadecimal digits, got 'xyz'"
+    )):
+        load_mnist(tmp_path / "cache", mirrors=["http://127.0.0.1:9/"], checksums=bad)
+    assert not (tmp_path / "cache").exists()

@@ -18,11 +18,14 @@ from __future__ import annotations
 import gzip
 import math
 import os
+import stat
 import struct
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from ._files import describe_file_type
 
 __all__ = ["IDXFormatError", "read_idx", "write_idx"]
 
@@ -49,16 +52,44 @@ _CHUNK_SIZE = 1 << 20
 class IDXFormatError(ValueError):
     """Raised when a file is not a well-formed IDX file.
 
-    The message names the file, what was expected and what was found.
+    Also raised when the path names something other than a regular file (a
+    directory, a FIFO, a device). The message names the function and the
+    file, what was expected and what was found.
     """
 
 
-def _check_path(path, argument: str = "path") -> Path:
+def _check_path(path, caller: str) -> Path:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(
-            f"{argument} must be a str or os.PathLike, got {type(path).__name__}"
+            f"{caller}: expected path as a str or os.PathLike, "
+            f"got {type(path).__name__}"
         )
     return Path(path)
+
+
+def _open_regular(path: Path, caller: str):
+    """Open `path` for binary reading, accepting only a regular file.
+
+    The file is opened without blocking before its type is checked, so a FIFO
+    without a writer is rejected at once instead of hanging the reader; and
+    checking the opened file, not the name, leaves no gap for the name to be
+    replaced in between.
+    """
+    nonblocking = getattr(os, "O_NONBLOCK", 0)
+    handle = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0) | nonblocking)
+    try:
+        mode = os.fstat(handle).st_mode
+        if not stat.S_ISREG(mode):
+            raise IDXFormatError(
+                f"{caller}: expected a regular file holding IDX data at {path}, "
+                f"got {describe_file_type(mode)}"
+            )
+        if nonblocking:
+            os.set_blocking(handle, True)
+        return os.fdopen(handle, "rb")
+    except BaseException:
+        os.close(handle)
+        raise
 
 
 def _read_exactly(stream, size: int) -> bytearray:
@@ -76,32 +107,34 @@ def _parse(stream, path: Path) -> np.ndarray:
     head = _read_exactly(stream, 4)
     if len(head) < 4:
         raise IDXFormatError(
-            f"{path}: file too short for an IDX header: expected at least "
-            f"4 bytes, found {len(head)}"
+            f"read_idx: expected at least 4 bytes (an IDX header) in {path}, "
+            f"got {len(head)} (file too short)"
         )
     if head[0] != 0 or head[1] != 0:
         raise IDXFormatError(
-            f"{path}: bad IDX magic number: expected the first two bytes to be "
-            f"0x00 0x00, found 0x{head[0]:02x} 0x{head[1]:02x} "
+            f"read_idx: expected the IDX magic number's first two bytes "
+            f"0x00 0x00 in {path}, got 0x{head[0]:02x} 0x{head[1]:02x} "
             f"(magic 0x{bytes(head).hex()})"
         )
     code, ndim = head[2], head[3]
     if code not in _CODE_TO_DTYPE:
         known = ", ".join(f"0x{c:02x}" for c in _CODE_TO_DTYPE)
         raise IDXFormatError(
-            f"{path}: unknown IDX type code: expected one of {known}, "
-            f"found 0x{code:02x}"
+            f"read_idx: expected an IDX type code (one of {known}) in {path}, "
+            f"got unknown type code 0x{code:02x}"
         )
     if ndim == 0:
         raise IDXFormatError(
-            f"{path}: IDX header declares 0 dimensions: expected at least 1"
+            f"read_idx: expected at least 1 dimension in the IDX header of "
+            f"{path}, got 0 dimensions"
         )
 
     dims_bytes = _read_exactly(stream, 4 * ndim)
     if len(dims_bytes) < 4 * ndim:
         raise IDXFormatError(
-            f"{path}: truncated IDX header: expected {4 * ndim} bytes of "
-            f"dimension sizes for {ndim} dimensions, found {len(dims_bytes)}"
+            f"read_idx: expected {4 * ndim} bytes of dimension sizes for "
+            f"{ndim} dimensions in {path}, got {len(dims_bytes)} "
+            "(truncated IDX header)"
         )
     shape = struct.unpack(f">{ndim}I", dims_bytes)
     dtype = _CODE_TO_DTYPE[code]
@@ -110,19 +143,20 @@ def _parse(stream, path: Path) -> np.ndarray:
     # One byte more than expected is requested so that trailing data is caught.
     payload = _read_exactly(stream, expected + 1)
     declared = (
-        f"header declares shape {shape} of {dtype.name}, "
-        f"i.e. {expected} bytes of data"
+        f"{expected} bytes of data (the header declares shape {shape} of "
+        f"{dtype.name})"
     )
     if len(payload) < expected:
         raise IDXFormatError(
-            f"{path}: truncated data: {declared}, found only {len(payload)} bytes"
+            f"read_idx: expected {declared} in {path}, "
+            f"got only {len(payload)} bytes (truncated data)"
         )
     if len(payload) > expected:
         rest = iter(lambda: stream.read(_CHUNK_SIZE), b"")
         extra = 1 + sum(len(chunk) for chunk in rest)
         raise IDXFormatError(
-            f"{path}: unexpected trailing data: {declared}, found {extra} "
-            f"extra bytes after them"
+            f"read_idx: expected {declared} in {path}, "
+            f"got {extra} extra bytes after them (unexpected trailing data)"
         )
     array = np.frombuffer(payload, dtype=dtype).reshape(shape)
     # Hand out native byte order; a no-op (and no copy) for the byte types.
@@ -149,15 +183,16 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     IDXFormatError
         If the file is not a well-formed IDX file: wrong magic number, unknown
         type code, truncated header or data, trailing bytes, or a corrupt gzip
-        stream. The message names the file, what was expected and what was
-        found.
+        stream; or if `path` is not a regular file but a directory, a FIFO (it
+        is not waited on), a device or a socket. The message names the file,
+        what was expected and what was found.
     FileNotFoundError
         If the file does not exist.
     TypeError
         If `path` is not a str or path-like object.
     """
-    path = _check_path(path)
-    with open(path, "rb") as raw:
+    path = _check_path(path, "read_idx")
+    with _open_regular(path, "read_idx") as raw:
         compressed = raw.read(2) == _GZIP_MAGIC
         raw.seek(0)
         if not compressed:
@@ -169,8 +204,8 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
             # gzip reports damage through several unrelated exception types
             # (BadGzipFile, EOFError, zlib.error); present them uniformly.
             raise IDXFormatError(
-                f"{path}: corrupt gzip stream: expected a valid gzip-compressed "
-                f"IDX file, found {type(error).__name__}: {error}"
+                f"read_idx: expected a valid gzip-compressed IDX file at {path}, "
+                f"got a corrupt gzip stream ({type(error).__name__}: {error})"
             ) from error
 
 
@@ -201,27 +236,35 @@ def write_idx(
     Raises
     ------
     TypeError
-        If `path` is not path-like or the element type cannot be stored.
+        If `path` is not path-like, the element type cannot be stored or
+        `compress` is not a bool or None.
     ValueError
         If the array has no or more than 255 dimensions, or a dimension does
         not fit in 32 bits.
     """
-    path = _check_path(path)
+    path = _check_path(path, "write_idx")
+    if compress is not None and not isinstance(compress, bool):
+        raise TypeError(
+            "write_idx: expected compress as True, False or None, "
+            f"got {type(compress).__name__}"
+        )
     array = np.asarray(array)
     native = array.dtype.newbyteorder("=")
     if native not in _DTYPE_TO_CODE:
         supported = ", ".join(sorted(d.name for d in _DTYPE_TO_CODE))
         raise TypeError(
-            f"IDX cannot store elements of type {array.dtype}; expected one of "
-            f"{supported}"
+            f"write_idx: expected elements of a type IDX can store ({supported}), "
+            f"got {array.dtype}"
         )
     if not 1 <= array.ndim <= 255:
         raise ValueError(
-            f"IDX stores arrays with 1 to 255 dimensions, got {array.ndim}"
+            f"write_idx: expected an array with 1 to 255 dimensions, "
+            f"got {array.ndim}"
         )
     if max(array.shape) > 0xFFFFFFFF:
         raise ValueError(
-            f"IDX dimension sizes must fit in 32 bits, got shape {array.shape}"
+            f"write_idx: expected dimension sizes that fit in 32 bits, "
+            f"got shape {array.shape}"
         )
     if compress is None:
         compress = path.name.endswith(".gz")

@@ -9,14 +9,25 @@ from __future__ import annotations
 import contextlib
 import importlib.resources
 import os
+import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-from .download import download_file
-from .idx import read_idx
+from ._files import describe_file_type
+from .download import (
+    DEFAULT_DEADLINE,
+    _check_bool,
+    _check_mirrors,
+    _check_seconds,
+    _check_sha256,
+    _prepare_folder,
+    _remove_stale_partials,
+    download_file,
+)
+from .idx import IDXFormatError, read_idx
 
 __all__ = [
     "MNIST",
@@ -108,42 +119,129 @@ def default_data_dir() -> Path:
     return Path(cache) / "fastlayers" / "mnist"
 
 
-def _find(directory: Path, stem: str) -> Path | None:
+def _find(directory: Path, stem: str, caller: str) -> Path | None:
+    """The MNIST file `stem` in `directory`, gzipped or not, or None.
+
+    The first name that exists decides: a directory, FIFO, device or socket
+    under it is an error that says what it is, not a missing file.
+    """
     for name in (stem + ".gz", stem):
-        if (directory / name).is_file():
-            return directory / name
+        path = directory / name
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            if path.is_symlink():
+                raise IDXFormatError(
+                    f"{caller}: expected a regular file at {path}, got a "
+                    f"broken symbolic link to {os.readlink(path)}"
+                ) from None
+            continue
+        except NotADirectoryError:
+            return None  # `directory` is a file; reported by the caller
+        if not stat.S_ISREG(mode):
+            raise IDXFormatError(
+                f"{caller}: expected a regular file at {path}, "
+                f"got {describe_file_type(mode)}"
+            )
+        return path
     return None
 
 
-def _read_split(images_path, labels_path) -> tuple[np.ndarray, np.ndarray]:
+def _read_split(images_path, labels_path, caller) -> tuple[np.ndarray, np.ndarray]:
     images = read_idx(images_path)
     labels = read_idx(labels_path)
     if images.dtype != np.uint8 or images.shape[1:] != _IMAGE_SHAPE:
         raise ValueError(
-            f"{images_path}: expected uint8 images of shape (n, 28, 28), "
-            f"found {images.dtype} of shape {images.shape}"
+            f"{caller}: expected uint8 images of shape (n, 28, 28) in "
+            f"{images_path}, got {images.dtype} of shape {images.shape}"
         )
     if labels.dtype != np.uint8 or labels.ndim != 1:
         raise ValueError(
-            f"{labels_path}: expected uint8 labels of shape (n,), "
-            f"found {labels.dtype} of shape {labels.shape}"
+            f"{caller}: expected uint8 labels of shape (n,) in {labels_path}, "
+            f"got {labels.dtype} of shape {labels.shape}"
         )
     if len(labels) != len(images):
         raise ValueError(
-            f"{labels_path} holds {len(labels)} labels but {images_path} "
-            f"holds {len(images)} images; expected equal counts"
+            f"{caller}: expected as many labels in {labels_path} as images in "
+            f"{images_path} ({len(images)} images), got {len(labels)} labels"
         )
     if labels.size and labels.max() >= _NUM_CLASSES:
         raise ValueError(
-            f"{labels_path}: expected labels 0..9, found {labels.max()}"
+            f"{caller}: expected labels 0..9 in {labels_path}, "
+            f"got {labels.max()}"
         )
     return images, labels
 
 
-def _read_files(paths: Sequence[Path]) -> MNIST:
-    train_images, train_labels = _read_split(paths[0], paths[1])
-    test_images, test_labels = _read_split(paths[2], paths[3])
+def _read_files(paths: Sequence[Path], caller: str) -> MNIST:
+    train_images, train_labels = _read_split(paths[0], paths[1], caller)
+    test_images, test_labels = _read_split(paths[2], paths[3], caller)
     return MNIST(train_images, train_labels, test_images, test_labels)
+
+
+def _missing(directory: Path, stem: str, caller: str) -> FileNotFoundError:
+    try:
+        mode = directory.stat().st_mode
+    except OSError:
+        found = "no such folder"
+    else:
+        if stat.S_ISDIR(mode):
+            found = "neither name there"
+        else:
+            found = f"{describe_file_type(mode)} instead of a folder"
+    return FileNotFoundError(
+        f"{caller}: expected the MNIST file {stem}.gz (or {stem}) in "
+        f"{directory}, got {found}; pass download=True to fetch it"
+    )
+
+
+def _load_directory(
+    directory: Path,
+    *,
+    caller: str,
+    download: bool = False,
+    mirrors: Sequence[str] = MNIST_MIRRORS,
+    checksums: Mapping[str, str] = MNIST_SHA256,
+    progress: bool = True,
+    timeout: float = 30.0,
+    deadline: float | None = DEFAULT_DEADLINE,
+) -> MNIST:
+    """:func:`load_mnist` for checked arguments, naming `caller` in errors."""
+    # Partial files of downloads that were killed are removed on every load
+    # (those of live downloads are kept), whether or not anything is missing.
+    for stem in MNIST_FILES:
+        _remove_stale_partials(directory, stem + ".gz")
+    found = {stem: _find(directory, stem, caller) for stem in MNIST_FILES}
+    missing = [stem for stem, path in found.items() if path is None]
+    if missing and not download:
+        raise _missing(directory, missing[0], caller)
+    if missing:
+        for stem in missing:
+            name = stem + ".gz"
+            if name not in checksums:
+                raise ValueError(
+                    f"{caller}: expected checksums to give the SHA-256 of "
+                    f"{name!r} to download it, got entries for "
+                    f"{sorted(checksums)}"
+                )
+            _check_sha256(checksums[name], caller, f"checksums[{name!r}]")
+        # Before any transfer, so a read-only cache fails at once and says
+        # how to choose another folder.
+        _prepare_folder(
+            directory,
+            caller=caller,
+            hint=(
+                "choose another folder with the data_dir argument, or for the "
+                "default folder with the FASTLAYERS_DATA environment variable"
+            ),
+        )
+        for stem in missing:
+            name = stem + ".gz"
+            found[stem] = download_file(
+                name, directory, mirrors=mirrors, sha256=checksums[name],
+                progress=progress, timeout=timeout, deadline=deadline,
+            )
+    return _read_files([found[stem] for stem in MNIST_FILES], caller)
 
 
 def load_mnist(
@@ -154,6 +252,7 @@ def load_mnist(
     checksums: Mapping[str, str] = MNIST_SHA256,
     progress: bool = True,
     timeout: float = 30.0,
+    deadline: float | None = DEFAULT_DEADLINE,
 ) -> MNIST:
     """Load the full MNIST data set, downloading missing files.
 
@@ -162,6 +261,9 @@ def load_mnist(
     Missing files are downloaded in gzipped form, verified against
     `checksums` and stored atomically. Files already present are used as they
     are, without checksum verification, but are fully validated as IDX files.
+    Hidden partial files (``.<name>.<random>.part``) left in `data_dir` by a
+    download that was killed are removed; those of a download still running
+    in another process are kept (see :mod:`fastlayers.datasets.download`).
 
     Parameters
     ----------
@@ -179,6 +281,10 @@ def load_mnist(
         Show a progress bar while downloading (if ``tqdm`` is installed).
     timeout : float, default 30.0
         Network timeout in seconds for each connection or read.
+    deadline : float or None, default 600.0
+        Seconds that downloading one file from one mirror may take in all;
+        a slower transfer is cut and the next mirror tried. None sets no
+        limit.
 
     Returns
     -------
@@ -191,42 +297,54 @@ def load_mnist(
     FileNotFoundError
         If a file is missing and `download` is False.
     DownloadError
-        If a missing file could not be fetched intact from any mirror.
+        If a missing file could not be fetched intact from any mirror within
+        the deadline; or, before any transfer, if the folder cannot be
+        created or written (a read-only cache): the message names the folder
+        and how to choose another.
     IDXFormatError
-        If a file is not a well-formed IDX file.
+        If a file is not a well-formed IDX file, or an MNIST file name holds
+        a directory, a FIFO, a device or a socket (the message says which).
     ValueError
         If the files do not hold MNIST-shaped images and matching labels, or
         `checksums` lacks a file that has to be downloaded.
+    TypeError
+        If an argument has the wrong type.
 
     See Also
     --------
     load_bundled_mnist : A small subset that ships with the package.
+
+    Examples
+    --------
+    >>> mnist = load_mnist()  # doctest: +SKIP
+    >>> mnist.train_images.shape  # doctest: +SKIP
+    (60000, 28, 28)
     """
+    caller = "load_mnist"
     if data_dir is None:
         directory = default_data_dir()
-    else:
+    elif isinstance(data_dir, (str, os.PathLike)):
         directory = Path(data_dir).expanduser()
-    paths = []
-    for stem in MNIST_FILES:
-        path = _find(directory, stem)
-        if path is None:
-            if not download:
-                raise FileNotFoundError(
-                    f"MNIST file {stem}.gz (or {stem}) not found in {directory}; "
-                    "pass download=True to fetch it"
-                )
-            name = stem + ".gz"
-            if name not in checksums:
-                raise ValueError(
-                    f"checksums must give the SHA-256 of {name!r} to download "
-                    f"it; it has entries for {sorted(checksums)}"
-                )
-            path = download_file(
-                name, directory, mirrors=mirrors, sha256=checksums[name],
-                progress=progress, timeout=timeout,
-            )
-        paths.append(path)
-    return _read_files(paths)
+    else:
+        raise TypeError(
+            f"{caller}: expected data_dir as None, a str or os.PathLike, "
+            f"got {type(data_dir).__name__}"
+        )
+    if not isinstance(checksums, Mapping):
+        raise TypeError(
+            f"{caller}: expected checksums as a mapping of file name to "
+            f"SHA-256, got {type(checksums).__name__}"
+        )
+    return _load_directory(
+        directory,
+        caller=caller,
+        download=_check_bool(download, "download", caller),
+        mirrors=_check_mirrors(mirrors, caller),
+        checksums=checksums,
+        progress=_check_bool(progress, "progress", caller),
+        timeout=_check_seconds(timeout, "timeout", caller, allow_none=False),
+        deadline=_check_seconds(deadline, "deadline", caller, allow_none=True),
+    )
 
 
 def load_bundled_mnist() -> MNIST:
@@ -248,7 +366,7 @@ def load_bundled_mnist() -> MNIST:
             resource = bundled / (stem + ".gz")
             path = stack.enter_context(importlib.resources.as_file(resource))
             paths.append(path)
-        return _read_files(paths)
+        return _read_files(paths, "load_bundled_mnist")
 
 
 def images_to_float(images, *, dtype=np.float64) -> np.ndarray:
@@ -273,20 +391,31 @@ def images_to_float(images, *, dtype=np.float64) -> np.ndarray:
     ValueError
         If `images` is not three-dimensional.
     """
+    caller = "images_to_float"
     if not isinstance(images, np.ndarray):
         raise TypeError(
-            f"images must be a uint8 numpy array, got {type(images).__name__}"
+            f"{caller}: expected images as a uint8 numpy array, "
+            f"got {type(images).__name__}"
         )
     if images.dtype != np.uint8:
-        raise TypeError(f"images must have dtype uint8, got {images.dtype}")
+        raise TypeError(
+            f"{caller}: expected images of dtype uint8, got {images.dtype}"
+        )
     if images.ndim != 3:
         raise ValueError(
-            "images must have shape (n, height, width), "
+            f"{caller}: expected images of shape (n, height, width), "
             f"got shape {images.shape}"
         )
-    dtype = np.dtype(dtype)
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(
+            f"{caller}: expected dtype as a floating-point type, got {dtype!r}"
+        ) from None
     if dtype.kind != "f":
-        raise TypeError(f"dtype must be a floating-point type, got {dtype}")
+        raise TypeError(
+            f"{caller}: expected dtype as a floating-point type, got {dtype}"
+        )
     scaled = images.astype(dtype)
     scaled /= 255
     return scaled[:, np.newaxis]
@@ -317,24 +446,45 @@ def one_hot(labels, num_classes: int = _NUM_CLASSES, *, dtype=np.float64):
         If `labels` are not one-dimensional or lie outside the class range,
         or `num_classes` is less than 1.
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int):
+    caller = "one_hot"
+    if isinstance(num_classes, (bool, np.bool_)) or not isinstance(
+        num_classes, (int, np.integer)
+    ):
         raise TypeError(
-            f"num_classes must be an int, got {type(num_classes).__name__}"
+            f"{caller}: expected num_classes as an int, "
+            f"got {type(num_classes).__name__}"
         )
     if num_classes < 1:
-        raise ValueError(f"num_classes must be at least 1, got {num_classes}")
-    labels = np.asarray(labels)
+        raise ValueError(
+            f"{caller}: expected num_classes of at least 1, got {num_classes}"
+        )
+    try:
+        labels = np.asarray(labels)
+    except ValueError as error:  # ragged nested sequences
+        raise ValueError(
+            f"{caller}: expected labels as a one-dimensional array of ints, "
+            f"got a sequence NumPy cannot make an array of ({error})"
+        ) from None
     if labels.dtype.kind not in "iu":
-        raise TypeError(f"labels must be integers, got dtype {labels.dtype}")
+        raise TypeError(
+            f"{caller}: expected integer labels, got dtype {labels.dtype}"
+        )
     if labels.ndim != 1:
         raise ValueError(
-            f"labels must be one-dimensional, got shape {labels.shape}"
+            f"{caller}: expected one-dimensional labels, "
+            f"got shape {labels.shape}"
         )
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
         raise ValueError(
-            f"labels must lie in 0..{num_classes - 1}, found values from "
-            f"{labels.min()} to {labels.max()}"
+            f"{caller}: expected labels in 0..{num_classes - 1}, got values "
+            f"from {labels.min()} to {labels.max()}"
         )
-    encoded = np.zeros((labels.size, num_classes), dtype=dtype)
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(
+            f"{caller}: expected dtype as a NumPy data type, got {dtype!r}"
+        ) from None
+    encoded = np.zeros((labels.size, int(num_classes)), dtype=dtype)
     encoded[np.arange(labels.size), labels] = 1
     return encoded

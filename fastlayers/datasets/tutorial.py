@@ -8,10 +8,11 @@ network's ``data_layer`` can be swapped for it unchanged.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 
-from .mnist import MNIST, images_to_float, load_bundled_mnist, load_mnist, one_hot
+from .mnist import MNIST, _load_directory, images_to_float, load_bundled_mnist, one_hot
 
 __all__ = ["MNISTData"]
 
@@ -61,18 +62,30 @@ class MNISTData:
     """
 
     def __init__(self, batch_size: int, data=None, *, seed=None):
-        if isinstance(batch_size, bool) or not isinstance(
+        if isinstance(batch_size, (bool, np.bool_)) or not isinstance(
             batch_size, (int, np.integer)
         ):
             raise TypeError(
-                f"batch_size must be an int, got {type(batch_size).__name__}"
+                f"MNISTData: expected batch_size as an int, "
+                f"got {type(batch_size).__name__}"
             )
         mnist = _resolve(data)
         if not 1 <= batch_size <= len(mnist.train_images):
             raise ValueError(
-                "batch_size must lie between 1 and the number of training "
-                f"samples ({len(mnist.train_images)}), got {batch_size}"
+                "MNISTData: expected batch_size between 1 and the number of "
+                f"training samples ({len(mnist.train_images)}), got {batch_size}"
             )
+        rng = np.random
+        if seed is not None:
+            try:
+                rng = np.random.default_rng(seed)
+            except (TypeError, ValueError) as error:
+                # NumPy's own messages do not say which argument was wrong.
+                raise type(error)(
+                    "MNISTData: expected seed as None, a non-negative int, a "
+                    "numpy.random.Generator or a SeedSequence, "
+                    f"got {seed!r}"
+                ) from None
         self.batch_size = int(batch_size)
         self.train = images_to_float(mnist.train_images).reshape(-1, _PIXELS)
         self.labels = one_hot(mnist.train_labels)
@@ -80,7 +93,7 @@ class MNISTData:
         self.testLabels = one_hot(mnist.test_labels)
         # The global legacy state (not a Generator) keeps the tutorial's exact
         # sequence of batches under numpy.random.seed.
-        self._rng = np.random if seed is None else np.random.default_rng(seed)
+        self._rng = rng
         self._current_forward_idx_iterator = self._forward_idx_iterator()
 
     def _forward_idx_iterator(self):
@@ -154,11 +167,11 @@ def _resolve(data) -> MNIST:
     if data is None:
         return load_bundled_mnist()
     if isinstance(data, (str, os.PathLike)):
-        return load_mnist(data, download=False)
+        return _load_directory(Path(data).expanduser(), caller="MNISTData")
     if not (isinstance(data, tuple) and len(data) == 4):
         raise TypeError(
-            "data must be None, an MNIST tuple or a directory path, "
-            f"got {type(data).__name__}"
+            "MNISTData: expected data as None, an MNIST tuple or a directory "
+            f"path, got {type(data).__name__}"
         )
     mnist = MNIST(*data)
     for split in ("train", "test"):
@@ -166,9 +179,9 @@ def _resolve(data) -> MNIST:
         labels = getattr(mnist, f"{split}_labels")
         if np.shape(images)[1:] != (28, 28) or len(images) != len(labels):
             raise ValueError(
-                f"data.{split}_images must have shape (n, 28, 28) with n equal "
-                f"to len(data.{split}_labels); got shape {np.shape(images)} "
-                f"and {len(labels)} labels"
+                f"MNISTData: expected data.{split}_images of shape (n, 28, 28) "
+                f"with n equal to len(data.{split}_labels), got shape "
+                f"{np.shape(images)} and {len(labels)} labels"
             )
     return mnist
 
@@ -177,6 +190,6 @@ def _show(flat_image):
     try:
         import matplotlib.pyplot as plt
     except ImportError as error:
-        raise ImportError("showing images requires matplotlib") from error
+        raise ImportError("MNISTData: showing images requires matplotlib") from error
     plt.imshow(flat_image.reshape(28, 28), cmap="gray")
     plt.show()
