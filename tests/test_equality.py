@@ -19,8 +19,12 @@ and that the fast layer neither modifies its input nor the error array,
 whatever their memory layout (transposed, sliced, reversed, Fortran-ordered
 and read-only views are fed to the fast layers).
 
-Tolerances are relative to the largest magnitude of the expected array:
-1e-10 for float64, 1e-4 for float32.  A float32 fast result is compared
+Every layer of the registry (:mod:`tests.registry`) is compared in each of
+its configurations, input shapes and both dtypes; grids of configurations
+follow for the layers with the most arithmetic and corner cases.
+
+Tolerances (:data:`tests.helpers.TOLERANCES`) are relative to the largest
+magnitude of the expected array: 1e-10 for float64, 1e-4 for float32.  A float32 fast result is compared
 with the reference computed in float64 from the same float32-valued inputs
 and parameters, so the tolerance bounds the fast layer's float32 rounding
 only.
@@ -32,8 +36,6 @@ must agree.  Hypothesis adds random convolution and pooling configurations
 (derandomized, no example database, so runs are reproducible).
 """
 
-import zlib
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -43,10 +45,19 @@ import fastlayers as fl
 import fastlayers.reference as ref
 from fastlayers import Phase
 
-F32 = np.dtype(np.float32)
-F64 = np.dtype(np.float64)
-RTOL = {F64: 1e-10, F32: 1e-4}
-DTYPES = [F64, F32]
+from . import naive
+from .helpers import (
+    DTYPES,
+    F32,
+    F64,
+    LAYOUTS,
+    assert_close,
+    balanced,
+    seed_of,
+    tolerance,
+    with_layout,
+)
+from .registry import LAYERS, cases, labels_for
 
 HYPOTHESIS = dict(
     deadline=None,
@@ -59,79 +70,6 @@ HYPOTHESIS = dict(
 # ---------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------
-
-
-def assert_matches(actual, expected, dtype, what="", rtol=None):
-    """``actual`` equals ``expected`` to the tolerance of ``dtype``.
-
-    ``atol`` is ``rtol`` times the largest magnitude of ``expected``: entries
-    that cancel to almost zero are judged on the scale of the whole array.
-    The scale is at least the smallest normal number of ``dtype``: an
-    expected array whose every entry underflows in float32 (a softmax
-    gradient of 1e-93, say) is matched by float32 zeros.
-    """
-    actual = np.asarray(actual)
-    expected = np.asarray(expected)
-    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
-    rtol = RTOL[np.dtype(dtype)] if rtol is None else rtol
-    tiny = float(np.finfo(dtype).tiny)
-    scale = max(float(np.max(np.abs(expected))), tiny) if expected.size else tiny
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale, err_msg=what)
-
-
-LAYOUTS = (
-    "contiguous",
-    "transposed",
-    "sliced",
-    "reversed",
-    "fortran",
-    "readonly",
-    "readonly_transposed",
-)
-
-
-def with_layout(arr, layout):
-    """Return a new array with the values of ``arr`` in the memory layout ``layout``.
-
-    ``sliced`` is a view into a larger NaN-filled buffer (every other batch
-    entry, every other column), so a kernel that ignored the strides would
-    produce NaNs.
-    """
-    arr = np.asarray(arr)
-    if layout == "contiguous":
-        return np.array(arr, order="C", copy=True)
-    if layout in ("transposed", "readonly_transposed"):
-        out = np.ascontiguousarray(np.swapaxes(arr, -1, -2)).swapaxes(-1, -2)
-    elif layout == "sliced":
-        big_shape = (2 * arr.shape[0], *arr.shape[1:-1], 2 * arr.shape[-1] + 1)
-        big = np.full(big_shape, np.nan, arr.dtype)
-        big[::2, ..., 1::2] = arr
-        out = big[::2, ..., 1::2]
-    elif layout == "reversed":
-        out = np.ascontiguousarray(arr[..., ::-1])[..., ::-1]
-    elif layout == "fortran":
-        out = np.asfortranarray(arr)
-    elif layout == "readonly":
-        out = np.array(arr, copy=True)
-    else:
-        raise ValueError(layout)
-    if layout.startswith("readonly"):
-        out.flags.writeable = False
-    np.testing.assert_array_equal(out, arr)
-    return out
-
-
-def seed_of(*parts):
-    """A seed derived from ``parts``, the same in every process (unlike ``hash``)."""
-    return zlib.crc32(repr(parts).encode())
-
-
-def balanced(values, n, seed):
-    """``n`` picks from ``values``, each about equally often, in a fixed shuffled order."""
-    values = list(values)
-    seq = values * (-(-n // len(values)))
-    order = np.random.default_rng(seed).permutation(len(seq))
-    return [seq[i] for i in order[:n]]
 
 
 def copy_parameters(fast, slow):
@@ -156,7 +94,7 @@ def compare_step(fast, slow, x, rng, dtype, layout="contiguous", trainable=True,
     out_f = fast.forward(x_fast)
     out_r = slow.forward(x.astype(np.float64))
     assert out_f.dtype == dtype, f"{what}: forward output dtype {out_f.dtype}, expected {dtype}"
-    assert_matches(out_f, out_r, dtype, f"{what}: forward output")
+    assert_close(out_f, out_r, dtype, f"{what}: forward output")
 
     error = rng.standard_normal(out_r.shape).astype(dtype)
     error_fast = with_layout(error, layout)
@@ -164,21 +102,21 @@ def compare_step(fast, slow, x, rng, dtype, layout="contiguous", trainable=True,
     dx_f = fast.backward(error_fast)
     dx_r = slow.backward(error.astype(np.float64))
     assert dx_f.dtype == dtype, f"{what}: input gradient dtype {dx_f.dtype}, expected {dtype}"
-    assert_matches(dx_f, dx_r, dtype, f"{what}: input gradient")
+    assert_close(dx_f, dx_r, dtype, f"{what}: input gradient")
 
     if trainable:
-        assert_matches(
+        assert_close(
             fast.get_gradient_weights(),
             slow.get_gradient_weights(),
             dtype,
             f"{what}: weight gradient",
         )
-        assert_matches(
+        assert_close(
             fast.get_gradient_bias(), slow.get_gradient_bias(), dtype, f"{what}: bias gradient"
         )
         assert fast.weights.dtype == dtype, f"{what}: weights stored as {fast.weights.dtype}"
-        assert_matches(fast.weights, slow.weights, dtype, f"{what}: weights after the update")
-        assert_matches(fast.bias, slow.bias, dtype, f"{what}: bias after the update")
+        assert_close(fast.weights, slow.weights, dtype, f"{what}: weights after the update")
+        assert_close(fast.bias, slow.bias, dtype, f"{what}: bias after the update")
 
     np.testing.assert_array_equal(x_fast, x_saved, err_msg=f"{what}: fast layer modified its input")
     np.testing.assert_array_equal(
@@ -200,18 +138,90 @@ def resolve_pads(padding, m, n):
     return tuple(padding)
 
 
+CONV = LAYERS["ConvolutionalLayer"]
+
+
 def conv_pair(stride, kernel_shape, n_kernels, padding, learning_rate, dtype, rng):
     """A fast and a reference ConvolutionalLayer with the same random parameters."""
-    fast = fl.ConvolutionalLayer(
-        stride, kernel_shape, n_kernels, learning_rate, padding=padding, dtype=dtype
-    )
-    slow = ref.ConvolutionalLayer(
+    fast = CONV.fast(stride, kernel_shape, n_kernels, learning_rate, padding=padding, dtype=dtype)
+    slow = CONV.reference(
         stride, kernel_shape, n_kernels, learning_rate, padding=padding, dtype=np.float64
     )
     fast.weights = rng.standard_normal((n_kernels, *kernel_shape))
     fast.bias = rng.standard_normal(n_kernels)
     copy_parameters(fast, slow)
     return fast, slow
+
+
+# ---------------------------------------------------------------------------
+# Every layer of the registry: each configuration, input shape and dtype
+# ---------------------------------------------------------------------------
+
+
+def _registry_grid():
+    params = []
+    for case_id, entry, config in cases():
+        for shape in config.shapes:
+            for dtype in DTYPES:
+                i = len(params)
+                # Layouts and learning rates spread over the cases in turn.
+                layout = LAYOUTS[i % len(LAYOUTS)]
+                rate = 0.05 if entry.trainable and i % 2 else 0.0
+                params.append(
+                    pytest.param(
+                        entry, config, shape, dtype, layout, rate,
+                        id=f"{case_id}-{'x'.join(map(str, shape))}-{dtype.name}-{layout}-lr{rate}",
+                    )
+                )  # fmt: skip
+    return params
+
+
+def compare_loss(fast, slow, x, labels, dtype, what):
+    """Loss value, input gradient and prediction of two loss layers."""
+    loss_f = fast.forward(x.astype(dtype), labels.astype(dtype))
+    loss_r = slow.forward(x.astype(np.float64), labels)
+    assert isinstance(loss_f, float)
+    assert np.isfinite(loss_r)
+    assert_close(loss_f, loss_r, dtype, f"{what}: loss")
+    grad_f = fast.backward(labels.astype(dtype))
+    assert grad_f.dtype == dtype
+    assert_close(grad_f, slow.backward(labels), dtype, f"{what}: backward")
+    pred_f = fast.predict(x.astype(dtype))
+    assert pred_f.dtype == dtype
+    assert_close(pred_f, slow.predict(x.astype(np.float64)), dtype, f"{what}: predict")
+
+
+class Reseeding:
+    """Wraps a layer so that every forward starts from the same global random state."""
+
+    def __init__(self, layer, seed):
+        self.layer, self.seed = layer, seed
+
+    def forward(self, x):
+        np.random.seed(self.seed)
+        return self.layer.forward(x)
+
+    def backward(self, error):
+        return self.layer.backward(error)
+
+
+@pytest.mark.parametrize("entry, config, shape, dtype, layout, learning_rate", _registry_grid())
+def test_layer_matches_reference(entry, config, shape, dtype, layout, learning_rate):
+    rng = np.random.default_rng(seed_of(entry.name, config.id, shape, dtype.name))
+    x = entry.values(rng, shape)
+    what = f"{entry.name} {config.id}"
+    fast, slow = entry.pair(config, rng, shape, dtype, learning_rate)
+    if entry.loss:
+        compare_loss(fast, slow, x.astype(dtype), labels_for(rng, shape), dtype, what)
+        return
+    if entry.global_random:
+        # The same draws for both: reseed the global state before each forward.
+        fast, slow = Reseeding(fast, 1000), Reseeding(slow, 1000)
+    for step in range(2):
+        compare_step(
+            fast, slow, x, rng, dtype, layout, trainable=entry.trainable, what=f"{what} step {step}"
+        )
+        x = entry.values(rng, shape)
 
 
 # ---------------------------------------------------------------------------
@@ -447,11 +457,12 @@ def test_maxpool_constant_input_routes_to_first_element(stride):
     out = fast.forward(x)
     slow.forward(x)
     error = np.arange(1.0, out.size + 1).reshape(out.shape)
-    expected = np.zeros_like(x)
+    _, where = naive.maxpool(x, 2, 2, *stride)
+    # np.argmax's first maximum of an all-equal window is its top-left corner.
     sy, sx = stride
-    for i in range(out.shape[2]):
-        for j in range(out.shape[3]):
-            expected[0, 0, i * sy, j * sx] += error[0, 0, i, j]
+    corners = (np.arange(out.shape[2])[:, None] * sy) * x.shape[3] + np.arange(out.shape[3]) * sx
+    np.testing.assert_array_equal(where[0, 0], corners)
+    expected = naive.maxpool_backward(error, where, x.shape)
     np.testing.assert_array_equal(slow.backward(error), expected)
     np.testing.assert_array_equal(fast.backward(error), expected)
 
@@ -480,7 +491,12 @@ def test_maxpool_random_configurations(config):
     rng = np.random.default_rng(config["seed"])
     x = pool_input(config["shape"], config["values"], rng)
     compare_pool(
-        config["window"], config["stride"], x, config["dtype"], "contiguous", rng,
+        config["window"],
+        config["stride"],
+        x,
+        config["dtype"],
+        "contiguous",
+        rng,
         f"MaxPoolLayer {config}",
     )
 
@@ -536,16 +552,16 @@ def test_backward_parameters_matches_reference_backward(layer, dtype):
         x = rng.standard_normal((4, 5)).astype(dtype)
     for step in range(2):
         out = slow.forward(x.astype(np.float64))
-        assert_matches(fast.forward(x), out, dtype, f"step {step}: forward")
+        assert_close(fast.forward(x), out, dtype, f"step {step}: forward")
         error = rng.standard_normal(out.shape).astype(dtype)
         assert fast.backward_parameters(error) is None
         slow.backward(error.astype(np.float64))
-        assert_matches(
+        assert_close(
             fast.get_gradient_weights(), slow.get_gradient_weights(), dtype, "weight gradient"
         )
-        assert_matches(fast.get_gradient_bias(), slow.get_gradient_bias(), dtype, "bias gradient")
-        assert_matches(fast.weights, slow.weights, dtype, f"step {step}: weights")
-        assert_matches(fast.bias, slow.bias, dtype, f"step {step}: bias")
+        assert_close(fast.get_gradient_bias(), slow.get_gradient_bias(), dtype, "bias gradient")
+        assert_close(fast.weights, slow.weights, dtype, f"step {step}: weights")
+        assert_close(fast.bias, slow.bias, dtype, f"step {step}: bias")
 
 
 # ---------------------------------------------------------------------------
@@ -596,22 +612,23 @@ ACTIVATION_INPUTS = {
     "with-zeros-4d": lambda rng: np.where(
         rng.random((2, 3, 4, 5)) < 0.3, 0.0, rng.standard_normal((2, 3, 4, 5))
     ),
-    "large-magnitudes": lambda rng: rng.choice([-1.0, 1.0], (3, 8))
-    * np.array([0.0, 1e-3, 1.0, 15.0, 40.0, 90.0, 300.0, 800.0]),
+    "large-magnitudes": lambda rng: (
+        rng.choice([-1.0, 1.0], (3, 8)) * np.array([0.0, 1e-3, 1.0, 15.0, 40.0, 90.0, 300.0, 800.0])
+    ),
 }
 
 
 @pytest.mark.parametrize("layout", ["contiguous", "transposed", "readonly"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("inputs", list(ACTIVATION_INPUTS))
-@pytest.mark.parametrize("name", ["ReLU", "Sigmoid", "TanH"])
+@pytest.mark.parametrize("name", [name for name, entry in LAYERS.items() if entry.activation])
 def test_activation_matches_reference(name, inputs, dtype, layout):
     rng = np.random.default_rng(len(name) * 31 + len(inputs))
     x = ACTIVATION_INPUTS[inputs](rng)
+    entry = LAYERS[name]
     with np.errstate(over="raise"):
         compare_step(
-            getattr(fl, name)(), getattr(ref, name)(), x, rng, dtype, layout,
-            trainable=False, what=name,
+            entry.fast(), entry.reference(), x, rng, dtype, layout, trainable=False, what=name
         )
 
 
@@ -657,15 +674,15 @@ def test_softmax_cross_entropy_matches_reference(batch, classes, inputs, dtype):
     loss_r = slow.forward(x.astype(np.float64), labels)
     assert isinstance(loss_f, float)
     assert np.isfinite(loss_r)
-    assert_matches(loss_f, loss_r, dtype, "loss")
+    assert_close(loss_f, loss_r, dtype, "loss")
 
     grad_f = fast.backward(labels.astype(dtype))
     assert grad_f.dtype == dtype
-    assert_matches(grad_f, slow.backward(labels), dtype, "backward")
+    assert_close(grad_f, slow.backward(labels), dtype, "backward")
 
     pred_f = fast.predict(x)
     assert pred_f.dtype == dtype
-    assert_matches(pred_f, slow.predict(x.astype(np.float64)), dtype, "predict")
+    assert_close(pred_f, slow.predict(x.astype(np.float64)), dtype, "predict")
 
 
 # ---------------------------------------------------------------------------
@@ -691,11 +708,11 @@ def test_dropout_matches_reference(probability, scale_backward, dtype):
         # Both drew exactly random_sample(x.shape) from the global state.
         assert next_f == next_r
         assert out_f.dtype == dtype
-        assert_matches(out_f, out_r, dtype, "forward")
+        assert_close(out_f, out_r, dtype, "forward")
         error = rng.standard_normal(shape).astype(dtype)
         dx_f = fast.backward(error)
         assert dx_f.dtype == dtype
-        assert_matches(dx_f, slow.backward(error.astype(np.float64)), dtype, "backward")
+        assert_close(dx_f, slow.backward(error.astype(np.float64)), dtype, "backward")
 
 
 @pytest.mark.parametrize("scale_backward", [False, True])
@@ -742,8 +759,8 @@ def compare_running(fast, slow, dtype):
     if slow.running_mean is None:
         assert fast.running_mean is None and fast.running_var is None
         return
-    assert_matches(fast.running_mean, slow.running_mean, dtype, "running mean")
-    assert_matches(fast.running_var, slow.running_var, dtype, "running variance")
+    assert_close(fast.running_mean, slow.running_mean, dtype, "running mean")
+    assert_close(fast.running_var, slow.running_var, dtype, "running variance")
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
@@ -889,20 +906,20 @@ def test_network_training_matches_reference(variant, dtype):
     np.random.seed(2024)
     slow.train(5)
 
-    rtol = 1e-9 if dtype == F64 else 1e-4
+    rtol = tolerance(dtype, "training")
     assert len(fast.loss) == len(slow.loss) == 5
     assert all(np.isfinite(slow.loss))
     for step, (loss_f, loss_r) in enumerate(zip(fast.loss, slow.loss)):
         np.testing.assert_allclose(loss_f, loss_r, rtol=rtol, err_msg=f"loss of step {step}")
     for i, (f, r) in enumerate(trainable_pairs(fast, slow)):
         name = f"layer {i} ({type(f).__name__})"
-        assert_matches(f.weights, r.weights, dtype, f"{name} final weights", rtol=rtol)
-        assert_matches(f.bias, r.bias, dtype, f"{name} final bias", rtol=rtol)
+        assert_close(f.weights, r.weights, dtype, f"{name} final weights", rtol=rtol)
+        assert_close(f.bias, r.bias, dtype, f"{name} final bias", rtol=rtol)
         if getattr(r, "running_mean", None) is not None:
-            assert_matches(f.running_mean, r.running_mean, dtype, f"{name} running mean", rtol=rtol)
-            assert_matches(f.running_var, r.running_var, dtype, f"{name} running var", rtol=rtol)
+            assert_close(f.running_mean, r.running_mean, dtype, f"{name} running mean", rtol=rtol)
+            assert_close(f.running_var, r.running_var, dtype, f"{name} running var", rtol=rtol)
 
     x = batches[0][0]
-    assert_matches(
+    assert_close(
         fast.test(x), slow.test(x.astype(np.float64)), dtype, "test() predictions", rtol=rtol
     )

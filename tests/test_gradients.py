@@ -1,45 +1,48 @@
 """Analytic gradients of every layer against central differences (float64).
 
-Each layer is wrapped in a scalar function ``f = sum(probe * layer(x))``
-with a fixed random ``probe``; ``backward(probe)`` must then equal the
-numerical gradient of ``f``.  The whole gradient array is compared by its
-relative (Frobenius) error, which must be 1e-6 or better.
+Each layer of the registry (:mod:`tests.registry`), in each of its
+configurations, is wrapped in a scalar function ``f = sum(probe *
+layer(x))`` with a fixed random ``probe``; ``backward(probe)`` must then
+equal the numerical gradient of ``f``, and ``get_gradient_<name>()`` the
+numerical gradient with respect to each trainable parameter.  The whole
+gradient array is compared by its relative (Frobenius) error, which must be
+below the ``"finite_difference"`` tolerance (1e-6).
 """
 
 import numpy as np
 import pytest
-from conftest import numerical_gradient, one_hot, relative_error
 
 from fastlayers import (
     BatchNorm,
     Const,
     ConvolutionalLayer,
-    DropOut,
     FlattenLayer,
     FullyConnectedLayer,
     He,
     MaxPoolLayer,
     Phase,
     ReLU,
-    Sigmoid,
     SoftMaxCrossEntropyLoss,
-    TanH,
 )
 
-TOL = 1e-6
+from .helpers import assert_gradient, one_hot
+from .naive import numerical_gradient
+from .registry import cases
+
+# A fixed seed before every forward of a layer that draws from the global
+# random state: the same mask in every evaluation of f.
+MASK_SEED = 3
 
 
-def assert_gradient(analytic, numeric, tol=TOL):
-    """Assert the relative error of a whole gradient array is below ``tol``."""
-    assert analytic.shape == numeric.shape
-    assert np.linalg.norm(numeric) > 0, "degenerate check: zero gradient"
-    error = relative_error(analytic, numeric)
-    assert error < tol, f"relative gradient error {error:.3e}"
-
-
-def probed(layer, probe):
+def probed(layer, probe, reseed=False):
     """Return ``f(x) = sum(probe * layer.forward(x))``."""
-    return lambda x: float(np.sum(probe * layer.forward(x)))
+
+    def f(x):
+        if reseed:
+            np.random.seed(MASK_SEED)
+        return float(np.sum(probe * layer.forward(x)))
+
+    return f
 
 
 def param_function(layer, name, evaluate):
@@ -52,12 +55,15 @@ def param_function(layer, name, evaluate):
     return f
 
 
-def check_layer(layer, x, rng, params=()):
+def check_layer(layer, x, rng, params=(), reseed=False):
     """Check d/dx and d/d(params) of ``sum(probe * layer(x))``.
 
     ``params`` names attributes (``"weights"``, ``"bias"``) whose gradient
-    the layer reports through ``get_gradient_<name>()``.
+    the layer reports through ``get_gradient_<name>()``.  With ``reseed``
+    the global random state is reseeded before every forward.
     """
+    if reseed:
+        np.random.seed(MASK_SEED)
     out = layer.forward(x)
     probe = rng.standard_normal(out.shape)
     saved = {name: np.array(getattr(layer, name), copy=True) for name in params}
@@ -69,70 +75,53 @@ def check_layer(layer, x, rng, params=()):
     for name in params:
         # learning_rate 0: backward must not have moved the parameters.
         np.testing.assert_array_equal(getattr(layer, name), saved[name])
-    assert_gradient(analytic_x, numerical_gradient(probed(layer, probe), x))
+    assert_gradient(analytic_x, numerical_gradient(probed(layer, probe, reseed), x))
     for name in params:
-        evaluate = lambda: float(np.sum(probe * layer.forward(x)))  # noqa: E731
+        evaluate = lambda: probed(layer, probe, reseed)(x)  # noqa: E731
         numeric = numerical_gradient(param_function(layer, name, evaluate), saved[name])
         setattr(layer, name, saved[name])
         assert_gradient(analytic[name], numeric)
 
 
 # ---------------------------------------------------------------------------
-# Convolution
+# Every layer of the registry, in every configuration
 # ---------------------------------------------------------------------------
 
-CONV_CASES = [
-    # stride, padding, kernel (c, m, n)
-    ((1, 1), "same", (2, 3, 3)),
-    ((2, 2), "same", (2, 4, 4)),
-    ((1, 3), "valid", (2, 3, 4)),
-    ((3, 2), "same", (2, 5, 4)),
-    ((3, 2), 1, (2, 3, 3)),
-    ((2, 2), (1, 2), (2, 2, 3)),
-    ((1, 1), (0, 2, 1, 0), (2, 4, 3)),
-    ((2, 1), "valid", (2, 2, 2)),
+GRADIENT_CASES = [
+    pytest.param(entry, config, id=case_id)
+    for case_id, entry, config in cases()
+    if config.exact_gradient
 ]
 
 
-@pytest.mark.parametrize("stride, padding, kernel", CONV_CASES)
-def test_conv_gradients(stride, padding, kernel, rng):
-    layer = ConvolutionalLayer(stride, kernel, 3, 0.0, padding=padding)
-    layer.initialize(He(), Const(0.0))
-    layer.bias = rng.standard_normal(3)
-    x = rng.standard_normal((2, kernel[0], 6, 7))
-    check_layer(layer, x, rng, params=("weights", "bias"))
+@pytest.mark.parametrize("entry, config", GRADIENT_CASES)
+def test_layer_gradients(entry, config, rng):
+    shape = config.shapes[0]
+    x = entry.values(rng, shape)
+    if entry.loss:
+        labels = one_hot(rng.integers(0, shape[1], shape[0]), shape[1])
+        layer = entry.make(config=config)
+        layer.forward(x, labels)
+        analytic = layer.backward(labels)
+        assert_gradient(analytic, numerical_gradient(lambda v: layer.forward(v, labels), x))
+        return
+    layer = entry.make(config=config)
+    if entry.random_parameters is not None:
+        for name, value in entry.random_parameters(rng, config.kwargs, shape).items():
+            setattr(layer, name, value)
+    if entry.global_random:
+        # The reseeding is what makes f deterministic: other seeds give
+        # other outputs, so the layer really does draw.
+        np.random.seed(MASK_SEED)
+        first = layer.forward(x)
+        np.random.seed(MASK_SEED + 1)
+        assert not np.array_equal(layer.forward(x), first)
+    check_layer(layer, x, rng, params=entry.gradient_params, reseed=entry.global_random)
 
 
 # ---------------------------------------------------------------------------
-# Max pooling
+# What the generic check does not see
 # ---------------------------------------------------------------------------
-
-
-def distinct_values(shape, rng, spacing=0.1):
-    """Values at least ``spacing`` apart, so no perturbation changes a maximum."""
-    n = int(np.prod(shape))
-    return (rng.permutation(n) * spacing + rng.uniform(0, spacing / 10)).reshape(shape)
-
-
-@pytest.mark.parametrize(
-    "neighborhood, stride",
-    [((2, 2), (2, 2)), ((2, 2), (2, 1)), ((3, 2), (1, 2)), ((2, 3), (3, 2)), ((3, 3), (1, 1))],
-)
-def test_maxpool_gradient(neighborhood, stride, rng):
-    x = distinct_values((2, 2, 7, 8), rng)
-    check_layer(MaxPoolLayer(neighborhood=neighborhood, stride=stride), x, rng)
-
-
-# ---------------------------------------------------------------------------
-# Fully connected, activations, flatten
-# ---------------------------------------------------------------------------
-
-
-def test_fc_gradients(rng):
-    layer = FullyConnectedLayer(5, 4, 0.0)
-    layer.initialize(He(), Const(0.0))
-    layer.bias = rng.standard_normal(4)
-    check_layer(layer, rng.standard_normal((3, 5)), rng, params=("weights",))
 
 
 def test_fc_bias_gradient_is_last_row(rng):
@@ -144,50 +133,6 @@ def test_fc_bias_gradient_is_last_row(rng):
     np.testing.assert_allclose(layer.get_gradient_bias(), probe.sum(axis=0), rtol=1e-14)
 
 
-@pytest.mark.parametrize("layer_class", [Sigmoid, TanH], ids=lambda c: c.__name__)
-def test_smooth_activation_gradient(layer_class, rng):
-    x = rng.uniform(-3, 3, (4, 6))
-    check_layer(layer_class(), x, rng)
-
-
-def test_relu_gradient_away_from_zero(rng):
-    x = rng.choice([-1.0, 1.0], (4, 6)) * rng.uniform(0.1, 2.0, (4, 6))
-    check_layer(ReLU(), x, rng)
-
-
-def test_flatten_gradient(rng):
-    check_layer(FlattenLayer(), rng.standard_normal((2, 3, 2, 2)), rng)
-
-
-def test_softmax_cross_entropy_gradient(rng):
-    x = rng.standard_normal((5, 4)) * 3
-    labels = one_hot(rng.integers(0, 4, 5), 4)
-    layer = SoftMaxCrossEntropyLoss()
-    layer.forward(x, labels)
-    analytic = layer.backward(labels)
-    assert_gradient(analytic, numerical_gradient(lambda v: layer.forward(v, labels), x))
-
-
-# ---------------------------------------------------------------------------
-# Batch normalization
-# ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "channels, shape",
-    [(0, (6, 4)), (3, (4, 3, 2, 3)), (2, (5, 8))],
-    ids=["features", "conv-4d", "conv-2d"],
-)
-def test_batchnorm_train_gradients(channels, shape, rng):
-    layer = BatchNorm(0.0, channels)
-    x = rng.standard_normal(shape) * 2 + 1
-    layer.forward(x)  # creates gamma and beta
-    size = layer.weights.shape
-    layer.weights = rng.uniform(0.5, 1.5, size)
-    layer.bias = rng.standard_normal(size)
-    check_layer(layer, x, rng, params=("weights", "bias"))
-
-
 @pytest.mark.parametrize("channels, shape", [(0, (6, 4)), (3, (4, 3, 2, 3))])
 def test_batchnorm_test_phase_gradients(channels, shape, rng):
     layer = BatchNorm(0.0, channels)
@@ -195,28 +140,6 @@ def test_batchnorm_test_phase_gradients(channels, shape, rng):
     layer.phase = Phase.test
     layer.weights = rng.uniform(0.5, 1.5, layer.weights.shape)
     check_layer(layer, rng.standard_normal(shape), rng, params=("weights", "bias"))
-
-
-# ---------------------------------------------------------------------------
-# DropOut with the exact gradient
-# ---------------------------------------------------------------------------
-
-
-def test_dropout_scaled_backward_gradient(rng):
-    layer = DropOut(0.4, scale_backward=True)
-    x = rng.standard_normal((6, 5))
-    probe = rng.standard_normal(x.shape)
-
-    def f(v):
-        # The same mask for every evaluation: reseed before each draw.
-        np.random.seed(3)
-        return float(np.sum(probe * layer.forward(v)))
-
-    np.random.seed(3)
-    out = layer.forward(x)
-    assert np.any(out == 0) and np.any(out != 0)
-    analytic = layer.backward(probe)
-    assert_gradient(analytic, numerical_gradient(f, x))
 
 
 # ---------------------------------------------------------------------------

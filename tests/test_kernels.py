@@ -7,92 +7,12 @@ unwritten (the contract is "written in full") fails the comparison.
 import numba
 import numpy as np
 import pytest
-from conftest import assert_close
 
 import fastlayers
 from fastlayers import kernels
 
-DTYPES = [np.float64, np.float32]
-
-
-def nan_array(shape, dtype):
-    """An output buffer full of NaN."""
-    return np.full(shape, np.nan, dtype=dtype)
-
-
-# ---------------------------------------------------------------------------
-# Brute-force references (NCHW, explicit loops)
-# ---------------------------------------------------------------------------
-
-
-def ref_pad(x, top, bottom, left, right):
-    """Zero-pad the two spatial axes of an NCHW array."""
-    b, c, h, w = x.shape
-    out = np.zeros((b, c, h + top + bottom, w + left + right), dtype=x.dtype)
-    out[:, :, top : top + h, left : left + w] = x
-    return out
-
-
-def ref_conv_forward(xp, weights, bias, sy, sx):
-    """Strided cross-correlation of a padded NCHW input, one output pixel at a time."""
-    b, c, hp, wp = xp.shape
-    k, _, m, n = weights.shape
-    oh, ow = (hp - m) // sy + 1, (wp - n) // sx + 1
-    out = np.zeros((b, k, oh, ow))
-    for bi in range(b):
-        for ki in range(k):
-            for oy in range(oh):
-                for ox in range(ow):
-                    window = xp[bi, :, oy * sy : oy * sy + m, ox * sx : ox * sx + n]
-                    out[bi, ki, oy, ox] = np.sum(window * weights[ki]) + bias[ki]
-    return out
-
-
-def ref_conv_grad_input(err, weights, sy, sx, padded_hw, top, left, hw):
-    """Scatter each output error back over the window it was computed from."""
-    b, k, oh, ow = err.shape
-    _, c, m, n = weights.shape
-    dxp = np.zeros((b, c) + padded_hw)
-    for bi in range(b):
-        for ki in range(k):
-            for oy in range(oh):
-                for ox in range(ow):
-                    dxp[bi, :, oy * sy : oy * sy + m, ox * sx : ox * sx + n] += (
-                        err[bi, ki, oy, ox] * weights[ki]
-                    )
-    return dxp[:, :, top : top + hw[0], left : left + hw[1]]
-
-
-def ref_conv_grad_weights(xp, err, sy, sx, m, n):
-    """Sum of error times input window, over batch and output positions."""
-    b, k, oh, ow = err.shape
-    c = xp.shape[1]
-    grad_w = np.zeros((k, c, m, n))
-    for bi in range(b):
-        for ki in range(k):
-            for oy in range(oh):
-                for ox in range(ow):
-                    window = xp[bi, :, oy * sy : oy * sy + m, ox * sx : ox * sx + n]
-                    grad_w[ki] += err[bi, ki, oy, ox] * window
-    return grad_w, err.sum(axis=(0, 2, 3))
-
-
-def ref_maxpool(x, ph, pw, sy, sx):
-    """Max and flat in-plane argmax per window, with ``np.argmax`` semantics."""
-    b, c, h, w = x.shape
-    oh, ow = (h - ph) // sy + 1, (w - pw) // sx + 1
-    out = np.zeros((b, c, oh, ow), dtype=x.dtype)
-    where = np.zeros((b, c, oh, ow), dtype=np.intp)
-    for bi in range(b):
-        for ci in range(c):
-            for oy in range(oh):
-                for ox in range(ow):
-                    window = x[bi, ci, oy * sy : oy * sy + ph, ox * sx : ox * sx + pw]
-                    i, j = np.unravel_index(np.argmax(window), window.shape)
-                    out[bi, ci, oy, ox] = window[i, j]
-                    where[bi, ci, oy, ox] = (oy * sy + i) * w + ox * sx + j
-    return out, where
-
+from . import naive
+from .helpers import DTYPES, assert_close, nan_array
 
 # ---------------------------------------------------------------------------
 # Layout conversion
@@ -106,7 +26,7 @@ def test_nchw_to_chwb_pads_and_transposes(dtype, pads, rng):
     x = rng.standard_normal((3, 2, 4, 5)).astype(dtype)
     out = nan_array((2, 4 + top + bottom, 5 + left + right, 3), dtype)
     kernels.nchw_to_chwb(x, top, left, out)
-    expected = ref_pad(x, top, bottom, left, right).transpose(1, 2, 3, 0)
+    expected = naive.pad(x, top, bottom, left, right).transpose(1, 2, 3, 0)
     np.testing.assert_array_equal(out, expected)
 
 
@@ -157,7 +77,7 @@ def conv_data(case, dtype, rng):
     x = rng.standard_normal((b, c, h, w)).astype(dtype)
     weights = rng.standard_normal((k, c, m, n)).astype(dtype)
     bias = rng.standard_normal(k).astype(dtype)
-    xp = ref_pad(x, *pads)
+    xp = naive.pad(x, *pads)
     oh = (xp.shape[2] - m) // sy + 1
     ow = (xp.shape[3] - n) // sx + 1
     return x, xp, weights, bias, (b, k, oh, ow)
@@ -171,7 +91,7 @@ def test_conv2d_forward(case, dtype, rng):
     b, k, oh, ow = out_shape
     out = nan_array((k, oh, ow, b), dtype)
     kernels.conv2d_forward(to_chwb(x, case[8]), weights, bias, sy, sx, out)
-    expected = ref_conv_forward(xp.astype(np.float64), weights, bias, sy, sx)
+    expected = naive.conv_forward(xp.astype(np.float64), weights, bias, sy, sx)
     assert_close(from_chwb(out), expected, dtype)
 
 
@@ -184,7 +104,7 @@ def test_conv2d_grad_input(case, dtype, rng):
     err = rng.standard_normal(out_shape).astype(dtype)
     dx = nan_array(x.shape[1:] + x.shape[:1], dtype)
     kernels.conv2d_grad_input(to_chwb(err), weights, sy, sx, top, left, dx)
-    expected = ref_conv_grad_input(
+    expected = naive.conv_grad_input(
         err.astype(np.float64), weights, sy, sx, xp.shape[2:], top, left, x.shape[2:]
     )
     assert_close(from_chwb(dx), expected, dtype)
@@ -200,7 +120,7 @@ def test_conv2d_grad_weights(case, dtype, rng):
     grad_b = nan_array(weights.shape[:1], dtype)
     kernels.conv2d_grad_weights(to_chwb(x, case[8]), to_chwb(err), sy, sx, grad_w, grad_b)
     m, n = weights.shape[2:]
-    expected_w, expected_b = ref_conv_grad_weights(xp.astype(np.float64), err, sy, sx, m, n)
+    expected_w, expected_b = naive.conv_grad_weights(xp.astype(np.float64), err, sy, sx, m, n)
     assert_close(grad_w, expected_w, dtype)
     assert_close(grad_b, expected_b, dtype)
 
@@ -238,8 +158,9 @@ def test_conv2d_unit_stride_x_paths(case, dtype, threads, rng):
         kernels.conv2d_grad_weights(to_chwb(x, case[8]), to_chwb(err), sy, sx, grad_w, grad_b)
     finally:
         fastlayers.set_num_threads(before)
-    assert_close(from_chwb(out), ref_conv_forward(xp.astype(np.float64), weights, bias, sy, sx), dtype)
-    expected_w, expected_b = ref_conv_grad_weights(xp.astype(np.float64), err, sy, sx, m, n)
+    expected = naive.conv_forward(xp.astype(np.float64), weights, bias, sy, sx)
+    assert_close(from_chwb(out), expected, dtype)
+    expected_w, expected_b = naive.conv_grad_weights(xp.astype(np.float64), err, sy, sx, m, n)
     assert_close(grad_w, expected_w, dtype)
     assert_close(grad_b, expected_b, dtype)
 
@@ -308,7 +229,7 @@ def test_maxpool_forward_with_ties(window, stride, dtype, rng):
     # Few distinct values: most windows hold several equal maxima, and the
     # first in row-major order must win.
     x = rng.integers(0, 3, (2, 3, 5, 6)).astype(dtype)
-    expected, expected_where = ref_maxpool(x, *window, *stride)
+    expected, expected_where = naive.maxpool(x, *window, *stride)
     out = nan_array(expected.shape, dtype)
     where = np.full(expected.shape, -1, dtype=np.intp)
     kernels.maxpool2d_forward(x, *window, *stride, out, where)
@@ -324,7 +245,7 @@ def test_maxpool_forward_batch_groups(window, stride, batch, threads, rng):
     # sizes below, at and across group boundaries, on 1 and 2 threads.
     x = rng.integers(0, 4, (batch, 3, 6, 7)).astype(np.float32)
     x[batch // 2, 1, 2, 3] = np.nan
-    expected, expected_where = ref_maxpool(x, *window, *stride)
+    expected, expected_where = naive.maxpool(x, *window, *stride)
     out = nan_array(expected.shape, np.float32)
     where = np.full(expected.shape, -1, dtype=np.intp)
     before = fastlayers.get_num_threads()
@@ -340,7 +261,7 @@ def test_maxpool_forward_batch_groups(window, stride, batch, threads, rng):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_maxpool_forward_negative_values(dtype, rng):
     x = -rng.random((2, 2, 4, 6)).astype(dtype) - 1
-    expected, expected_where = ref_maxpool(x, 2, 3, 2, 3)
+    expected, expected_where = naive.maxpool(x, 2, 3, 2, 3)
     out = nan_array(expected.shape, dtype)
     where = np.full(expected.shape, -1, dtype=np.intp)
     kernels.maxpool2d_forward(x, 2, 3, 2, 3, out, where)
@@ -356,7 +277,7 @@ def test_maxpool_forward_nan_propagates(dtype, rng):
     x[0, 1, 2, 2] = np.nan  # in two overlapping windows
     x[0, 1, 3, 3] = np.nan  # the second NaN of the same window
     for window, stride in [((2, 2), (2, 2)), ((2, 2), (1, 1))]:
-        expected, expected_where = ref_maxpool(x, *window, *stride)
+        expected, expected_where = naive.maxpool(x, *window, *stride)
         out = np.zeros(expected.shape, dtype)
         where = np.full(expected.shape, -1, dtype=np.intp)
         kernels.maxpool2d_forward(x, *window, *stride, out, where)
@@ -371,13 +292,9 @@ def test_maxpool_forward_nan_propagates(dtype, rng):
 @pytest.mark.parametrize("window, stride", POOL_CASES)
 def test_maxpool_backward_sums_on_overlap(window, stride, dtype, rng):
     x = rng.integers(0, 3, (2, 3, 5, 6)).astype(dtype)
-    _, where = ref_maxpool(x, *window, *stride)
+    _, where = naive.maxpool(x, *window, *stride)
     err = rng.standard_normal(where.shape).astype(dtype)
-    expected = np.zeros(x.shape)
-    b, c, oh, ow = where.shape
-    for bi, ci, oy, ox in np.ndindex(b, c, oh, ow):
-        y, xx = divmod(where[bi, ci, oy, ox], x.shape[3])
-        expected[bi, ci, y, xx] += err[bi, ci, oy, ox]
+    expected = naive.maxpool_backward(err.astype(np.float64), where, x.shape)
     dx = nan_array(x.shape, dtype)
     kernels.maxpool2d_backward(err, where, dx)
     assert_close(dx, expected, dtype)
@@ -411,11 +328,7 @@ def test_upsample_places_values_and_zeros(stride, full, dtype, rng):
     small = rng.standard_normal((2, 3, -(-h // sy), -(-w // sx))).astype(dtype) + 5
     out = nan_array((2, 3, h, w), dtype)
     kernels.upsample_strided(small, sy, sx, out)
-    expected = np.zeros((2, 3, h, w), dtype)
-    for oy in range(small.shape[2]):
-        for ox in range(small.shape[3]):
-            expected[:, :, oy * sy, ox * sx] = small[:, :, oy, ox]
-    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(out, naive.upsample(small, sy, sx, full))
     # Non-zeros exactly on the stride grid (the values are far from 0).
     grid = np.zeros((h, w), bool)
     grid[::sy, ::sx] = True
@@ -439,16 +352,6 @@ def test_downsample_keeps_every_stride_th_pixel(dtype, rng):
 # ---------------------------------------------------------------------------
 
 
-def ref_matmul(a, b):
-    """Triple loop ``a @ b`` in float64."""
-    out = np.zeros((a.shape[0], b.shape[1]))
-    for i in range(a.shape[0]):
-        for j in range(b.shape[1]):
-            for k in range(a.shape[1]):
-                out[i, j] += float(a[i, k]) * float(b[k, j])
-    return out
-
-
 # Inner sizes around multiples of 4 exercise the unrolled loop and its tail.
 MATMUL_SHAPES = [(1, 1, 1), (3, 4, 5), (5, 7, 2), (2, 9, 6), (4, 8, 1)]
 
@@ -460,7 +363,7 @@ def test_matmul(rows, inner, cols, dtype, rng):
     b = rng.standard_normal((inner, cols)).astype(dtype)
     out = nan_array((rows, cols), dtype)
     kernels.matmul(a, b, out)
-    assert_close(out, ref_matmul(a, b), dtype)
+    assert_close(out, naive.matmul(a, b), dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -470,7 +373,7 @@ def test_matmul_tn(rows, inner, cols, dtype, rng):
     b = rng.standard_normal((inner, cols)).astype(dtype)
     out = nan_array((rows, cols), dtype)
     kernels.matmul_tn(a, b, out)
-    assert_close(out, ref_matmul(a.T, b), dtype)
+    assert_close(out, naive.matmul(a.T, b), dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -481,7 +384,7 @@ def test_matmul_nt(rows, inner, cols, dtype, rng):
     b = rng.standard_normal((cols, inner)).astype(dtype)
     out = nan_array((rows, cols), dtype)
     kernels.matmul_nt(a, b, out)
-    assert_close(out, ref_matmul(a, b.T), dtype)
+    assert_close(out, naive.matmul(a, b.T), dtype)
 
 
 # ---------------------------------------------------------------------------

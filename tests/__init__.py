@@ -1,0 +1,1 @@
+"""The test suite of fastlayers (a package, so that ``bench`` can import its registry)."""
