@@ -5,7 +5,124 @@ here first, and every failure names the layer, what it expected and what it
 was given.
 """
 
+import math
+import numbers
+
 import numpy as np
+
+INDEX_LIMIT = 2**31 - 1
+"""Largest size, stride, padding or count the argument checks accept.
+
+The kernels index with 64-bit integers: a size or stride of ``2**63`` or
+more overflows numba's conversion of Python ints (a bare ``OverflowError``
+inside a kernel call), and sizes whose products exceed the address space
+could never be allocated anyway.  ``2**31 - 1`` is far above any real image,
+kernel or layer size, and the product of two such values still fits in
+int64.
+"""
+
+
+def describe(value, limit=80):
+    """Short description of ``value`` for an error message.
+
+    Arrays are described by shape and dtype (their repr can be huge),
+    everything else by its repr, cut at ``limit`` characters.
+    """
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    if isinstance(value, type):
+        return f"the class {value.__name__}"
+    text = repr(value)
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return text
+
+
+def integer(value, owner, name, minimum=None, maximum=INDEX_LIMIT):
+    """Return ``value`` as a Python int in ``[minimum, maximum]``.
+
+    Parameters
+    ----------
+    value : object
+        The argument to check.  Python and NumPy integers pass; bools,
+        floats (even integral ones such as ``2.0``), strings, None and
+        sequences are rejected.
+    owner : str
+        The class or function named in the error message.
+    name : str
+        The argument named in the error message.
+    minimum : int, optional
+        Smallest accepted value; no lower bound when None.
+    maximum : int or None, default :data:`INDEX_LIMIT`
+        Largest accepted value; None for no upper bound.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not an integer.
+    ValueError
+        If ``value`` is outside ``[minimum, maximum]``.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{owner}: expected {name} as an int, got {describe(value)}")
+    result = int(value)
+    if minimum is not None and result < minimum:
+        raise ValueError(f"{owner}: expected {name} of at least {minimum}, got {value!r}")
+    if maximum is not None and result > maximum:
+        raise ValueError(f"{owner}: expected {name} of at most {maximum}, got {value!r}")
+    return result
+
+
+def _interval(low, high, low_open, high_open):
+    if low is not None and high is not None:
+        return f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+    if low is not None:
+        return f"{'>' if low_open else '>='} {low}"
+    return f"{'<' if high_open else '<='} {high}"
+
+
+def real(value, owner, name, low=None, high=None, low_open=False, high_open=False, finite=True):
+    """Return ``value`` as a Python float inside the given range.
+
+    Parameters
+    ----------
+    value : object
+        The argument to check.  Python and NumPy integers and floats and
+        0-d real arrays pass; bools, complex numbers, strings, None and
+        sequences are rejected.
+    owner : str
+        The class or function named in the error message.
+    name : str
+        The argument named in the error message.
+    low, high : float, optional
+        Bounds of the accepted range; None for no bound on that side.
+    low_open, high_open : bool, default False
+        Exclude the bound itself (``low < value`` instead of ``low <= value``).
+    finite : bool, default True
+        Reject infinities even where the range would admit them.  NaN is
+        always rejected.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a real number.
+    ValueError
+        If ``value`` is NaN, infinite (with ``finite``) or out of range.
+    """
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+        value = value[()]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{owner}: expected {name} as a real number, got {describe(value)}")
+    result = float(value)
+    if math.isnan(result) or (finite and math.isinf(result)):
+        raise ValueError(f"{owner}: expected a finite {name}, got {value!r}")
+    too_low = low is not None and (result <= low if low_open else result < low)
+    too_high = high is not None and (result >= high if high_open else result > high)
+    if too_low or too_high:
+        raise ValueError(
+            f"{owner}: expected {name} {_interval(low, high, low_open, high_open)}, got {value!r}"
+        )
+    return result
 
 
 def as_float_array(x, layer, what="input"):
@@ -20,7 +137,24 @@ def as_float_array(x, layer, what="input"):
     TypeError
         For complex, object, string and other non-numeric data.
     """
-    arr = np.asarray(x) if not isinstance(x, np.ndarray) else x
+    if isinstance(x, np.ndarray):
+        arr = x
+    else:
+        try:
+            arr = np.asarray(x)
+        except ValueError as exc:
+            # NumPy's own message ("inhomogeneous shape ...") names neither
+            # the layer nor the argument.
+            raise ValueError(
+                f"{layer}: expected a real numeric {what} array, got a ragged nested sequence "
+                f"that does not form an array of one shape ({exc})"
+            ) from None
+        if arr.dtype.kind not in "biuf":
+            # Say what the object was: "got dtype object" alone hides a None.
+            raise TypeError(
+                f"{layer}: expected a real numeric {what} (float32 or float64), "
+                f"got {describe(x)} of type {type(x).__name__} (dtype {arr.dtype})"
+            )
     if not arr.dtype.isnative:
         # The kernels are compiled for native byte order only.
         arr = arr.astype(arr.dtype.newbyteorder("="))
@@ -42,8 +176,7 @@ def check_ndim(arr, ndim, layer, what, layout):
     """Raise ``ValueError`` unless ``arr`` has ``ndim`` dimensions."""
     if arr.ndim != ndim:
         raise ValueError(
-            f"{layer}: expected {what} with {ndim} dimensions {layout}, "
-            f"got shape {arr.shape}"
+            f"{layer}: expected {what} with {ndim} dimensions {layout}, got shape {arr.shape}"
         )
 
 
@@ -59,30 +192,57 @@ def check_finite_size(arr, layer, what):
         raise ValueError(f"{layer}: expected a non-empty {what}, got shape {arr.shape}")
 
 
-def pair(value, layer, name, minimum=1):
-    """Return ``value`` as a pair of ints >= ``minimum``.
+def pair(value, layer, name, minimum=1, maximum=INDEX_LIMIT):
+    """Return ``value`` as a pair of ints in ``[minimum, maximum]``.
 
-    Accepts an int (used for both axes) or a sequence of two ints.
+    Accepts an int (used for both axes) or a sequence of two ints; each
+    is checked as :func:`integer` checks it, so bools, floats and values
+    above :data:`INDEX_LIMIT` are rejected.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is neither an int nor a sequence of two ints.
+    ValueError
+        If an entry is out of range.
     """
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{layer}: expected {name} as an int or a pair of ints, got {value!r}")
-    if isinstance(value, (int, np.integer)):
-        items = (int(value), int(value))
+    expected = f"{layer}: expected {name} as an int or a pair of ints, got {describe(value)}"
+    if isinstance(value, (str, bytes)):
+        raise TypeError(expected)
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        items = (value, value)
     else:
         try:
             items = tuple(value)
         except TypeError:
-            raise TypeError(
-                f"{layer}: expected {name} as an int or a pair of ints, got {value!r}"
-            ) from None
-        if len(items) != 2 or not all(
-            isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in items
-        ):
-            raise TypeError(f"{layer}: expected {name} as an int or a pair of ints, got {value!r}")
-        items = (int(items[0]), int(items[1]))
-    if min(items) < minimum:
-        raise ValueError(f"{layer}: expected {name} of at least {minimum}, got {value!r}")
-    return items
+            raise TypeError(expected) from None
+        if len(items) != 2:
+            raise TypeError(expected)
+    for item in items:
+        try:
+            integer(item, layer, name, minimum, maximum)
+        except TypeError:
+            raise TypeError(expected) from None
+        except ValueError:
+            too_small = minimum is not None and item < minimum
+            bound = f"at least {minimum}" if too_small else f"at most {maximum}"
+            raise ValueError(f"{layer}: expected {name} of {bound}, got {value!r}") from None
+    return int(items[0]), int(items[1])
+
+
+def check_empty_axes(arr, layer, what="input", batch_axis=0):
+    """Raise ``ValueError`` for a zero-length axis other than the batch axis.
+
+    The rule of every layer: an empty batch is legitimate (as in NumPy and
+    PyTorch) and gives correctly shaped empty results; an input with no
+    features, channels, rows or columns is a mistake.
+    """
+    others = [n for axis, n in enumerate(arr.shape) if axis != batch_axis]
+    if others and min(others) == 0:
+        raise ValueError(
+            f"{layer}: expected a {what} whose axes other than the batch axis are non-empty "
+            f"(an empty batch is fine), got shape {arr.shape}"
+        )
 
 
 def called_before(state, layer, method="forward"):

@@ -21,17 +21,28 @@ _default = np.dtype(np.float64)
 def float_dtype(dtype, owner="fastlayers"):
     """Return ``dtype`` as a NumPy float32 or float64 dtype.
 
+    Accepts anything :class:`numpy.dtype` understands as float32 or float64
+    (``np.float32``, ``"float64"``, ``float``, ``np.dtype("f4")``).  None is
+    rejected although NumPy reads it as float64: where None means "the
+    default", the caller resolves it before calling this.
+
     Raises
     ------
     TypeError
         If ``dtype`` is not float32 or float64.
     """
+    expected = f"{owner}: expected dtype float32 or float64, got {dtype!r}"
+    if dtype is None or isinstance(dtype, (bool, np.bool_)):
+        raise TypeError(expected)
     try:
         resolved = np.dtype(dtype)
-    except TypeError as exc:
-        raise TypeError(f"{owner}: expected dtype float32 or float64, got {dtype!r}") from exc
+    except (TypeError, ValueError) as exc:
+        # np.dtype raises either, depending on what it was given.
+        raise TypeError(expected) from exc
     if resolved not in FLOAT_DTYPES:
-        raise TypeError(f"{owner}: expected dtype float32 or float64, got {resolved}")
+        if str(resolved) != repr(dtype):
+            expected += f" ({resolved})"
+        raise TypeError(expected)
     return resolved
 
 
