@@ -438,8 +438,8 @@ CONVOLUTIONAL = LayerCase(
         Reject("conv-valid-too-small", lambda: _conv(padding="valid"),
                lambda l: l.forward(np.ones((1, 2, 2, 5))),
                ValueError, ("ConvolutionalLayer", "3x3 kernel", "(2, 5)")),
-        Reject("conv-empty", _conv, lambda l: l.forward(np.ones((0, 2, 6, 7))),
-               ValueError, ("ConvolutionalLayer", "(0, 2, 6, 7)")),
+        Reject("conv-empty-rows", _conv, lambda l: l.forward(np.ones((2, 2, 0, 7))),
+               ValueError, ("ConvolutionalLayer", "non-empty", "(2, 2, 0, 7)")),
         Reject("conv-weights-shape", lambda: _assigned(_conv(), "weights", np.ones((3, 2, 3))),
                lambda l: l.forward(X4),
                ValueError, ("ConvolutionalLayer", "weights", "(3, 2, 3, 3)", "(3, 2, 3)")),
@@ -475,6 +475,10 @@ MAX_POOL = LayerCase(
         _pool_config((3, 2), (1, 2)),
         _pool_config((2, 3), (3, 2)),
         _pool_config((3, 3), (1, 1)),
+        # The tie policies; ``distinct`` values have no ties, so these pin
+        # that they route like "first" when every maximum is unique.
+        Config("win2x2-s1x1-all", dict(neighborhood=(2, 2), stride=(1, 1), ties="all"), ((2, 2, 5, 6),)),
+        Config("win3x2-s2x1-split", dict(neighborhood=(3, 2), stride=(2, 1), ties="split"), ((2, 2, 7, 6),)),
     ),
     signature=(("neighborhood", POS, (2, 2)), ("stride", POS, (2, 2)), ("ties", KW, "first")),
     values=distinct,
@@ -495,6 +499,27 @@ MAX_POOL = LayerCase(
         Reject("pool-window-too-wide", lambda: fastlayers.MaxPoolLayer(neighborhood=(1, 8)),
                lambda l: l.forward(X4),
                ValueError, ("MaxPoolLayer", "1x8 window", "(6, 7)")),
+        Reject("pool-ties", None, lambda _: fastlayers.MaxPoolLayer(ties="last"),
+               ValueError, ("MaxPoolLayer", "ties", "'last'")),
+    ),
+)  # fmt: skip
+
+AVG_POOL = LayerCase(
+    name="AvgPoolLayer",
+    fast=fastlayers.AvgPoolLayer,
+    reference=fastlayers.reference.AvgPoolLayer,
+    configs=(
+        _pool_config((2, 2), (2, 2), ((2, 2, 7, 8), (2, 2, 6, 7))),
+        _pool_config((3, 2), (1, 2)),
+        _pool_config((2, 3), (3, 2)),
+    ),
+    signature=(("neighborhood", POS, (2, 2)), ("stride", POS, (2, 2))),
+    rejects=(
+        Reject("avgpool-window-too-large", lambda: fastlayers.AvgPoolLayer(neighborhood=(3, 3)),
+               lambda l: l.forward(np.ones((1, 1, 2, 5))),
+               ValueError, ("AvgPoolLayer", "3x3 window", "(2, 5)")),
+        Reject("avgpool-stride-zero", None, lambda _: fastlayers.AvgPoolLayer(stride=(2, 0)),
+               ValueError, ("AvgPoolLayer", "stride", "(2, 0)")),
     ),
 )  # fmt: skip
 
@@ -587,6 +612,7 @@ LAYERS = {
         FLATTEN,
         CONVOLUTIONAL,
         MAX_POOL,
+        AVG_POOL,
         DROPOUT,
         BATCH_NORM,
     )

@@ -420,8 +420,9 @@ def test_relu_kernels(size, dtype, threads, rng):
 
 
 def test_relu_layer_uses_both_paths(rng):
-    # Below and above the size from which the layer runs the parallel kernels.
-    for size in (kernels.activation.PARALLEL_MIN - 1, kernels.activation.PARALLEL_MIN + 3):
+    # Below and above the size from which the functional tier runs the parallel kernels.
+    threshold = fastlayers.functional.activation.SERIAL_ELEMENTS
+    for size in (threshold - 1, threshold + 3):
         x = rng.standard_normal((size, 1))
         err = rng.standard_normal((size, 1))
         layer = fastlayers.ReLU()
