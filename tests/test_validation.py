@@ -306,7 +306,9 @@ def test_set_default_dtype():
 @pytest.mark.parametrize("name", ["weights", "bias"])
 @pytest.mark.parametrize("entry", TRAINABLE_LAYERS, ids=lambda e: e.name)
 def test_parameters_converted_at_assignment(entry, name, rng):
-    layer = entry.make()
+    # A layer whose dtype was chosen converts what is assigned to it (one
+    # whose dtype was not follows the data: tests/test_parameters.py).
+    layer = entry.make(dtype=np.float64)
     value = rng.random(getattr(layer, name).shape).astype(np.float32)
     setattr(layer, name, value)
     stored = getattr(layer, name)

@@ -1,8 +1,17 @@
 """Batch normalization for vectors and for image channels."""
 
+import math
+
 import numpy as np
 
-from .._validation import as_float_array, called_before, check_shape
+from .._validation import (
+    as_float_array,
+    called_before,
+    check_empty_axes,
+    check_shape,
+    integer,
+    real,
+)
 from ..base import Phase
 from ._trainable import TrainableLayer
 
@@ -28,24 +37,26 @@ class BatchNorm(TrainableLayer):
     momentum : float, default 0.9
         Weight of the old value in the running mean and variance.  The first
         training batch sets them directly, so after one batch the test
-        phase uses exactly that batch's statistics.
+        phase uses exactly that batch's statistics.  They are stored in the
+        layer's ``dtype`` and saved with the parameters (``buffer_names``).
     dtype : float32 or float64, optional
-        Parameter dtype; default :func:`fastlayers.get_default_dtype`.
+        Explicit parameter dtype; default: a float32 default if one was set,
+        otherwise the dtype of the arrays assigned (:mod:`fastlayers.parameters`).
+
+    Notes
+    -----
+    An empty batch gives an empty output, zero parameter gradients and no
+    change of the running statistics; any other axis of length 0 is an
+    error.
     """
+
+    buffer_names = ("running_mean", "running_var")
 
     def __init__(self, learning_rate, channels=0, *, epsilon=1e-10, momentum=0.9, dtype=None):
         super().__init__(learning_rate, dtype)
-        if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)):
-            raise TypeError(f"{self.name}: expected channels as an int, got {channels!r}")
-        if channels < 0:
-            raise ValueError(f"{self.name}: expected channels of at least 0, got {channels!r}")
-        if not epsilon > 0:
-            raise ValueError(f"{self.name}: expected epsilon > 0, got {epsilon!r}")
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"{self.name}: expected momentum in [0, 1), got {momentum!r}")
-        self.channels = int(channels)
-        self.epsilon = float(epsilon)
-        self.momentum = float(momentum)
+        self.channels = integer(channels, self.name, "channels", minimum=0)
+        self.epsilon = real(epsilon, self.name, "epsilon", low=0.0, low_open=True)
+        self.momentum = real(momentum, self.name, "momentum", low=0.0, high=1.0, high_open=True)
         self.running_mean = None
         self.running_var = None
         self._cache = None
@@ -53,8 +64,8 @@ class BatchNorm(TrainableLayer):
             self._create(self.channels)
 
     def _create(self, size):
-        self.weights = np.ones(size)
-        self.bias = np.zeros(size)
+        self.weights = np.ones(size, self.dtype)
+        self.bias = np.zeros(size, self.dtype)
 
     def initialize(self, weights_initializer, bias_initializer):
         """Reset gamma to ones and beta to zeros; initializers are not used.
@@ -74,10 +85,11 @@ class BatchNorm(TrainableLayer):
                 )
             return x.reshape(x.shape[0], x.shape[1], 1)
         c = self.channels
+        # Positions spelled out: reshape cannot infer -1 next to an empty batch.
         if x.ndim == 4 and x.shape[1] == c:
-            return x.reshape(x.shape[0], c, -1)
+            return x.reshape(x.shape[0], c, math.prod(x.shape[2:]))
         if x.ndim == 2 and x.shape[1] % c == 0:
-            return x.reshape(x.shape[0], c, -1)
+            return x.reshape(x.shape[0], c, x.shape[1] // c)
         raise ValueError(
             f"{self.name}: expected input (batch, {c}, rows, columns) or (batch, {c} * k), "
             f"got shape {x.shape}"
@@ -86,8 +98,7 @@ class BatchNorm(TrainableLayer):
     def forward(self, x):
         x = as_float_array(x, self.name)
         x3 = self._as_3d(x)
-        if min(x3.shape) < 1:
-            raise ValueError(f"{self.name}: expected a non-empty input, got shape {x.shape}")
+        check_empty_axes(x, self.name)
         if self._weights is None:
             self._create(x3.shape[1])
         elif self._weights.ndim == 1 and self._weights.shape[0] != x3.shape[1]:
@@ -104,8 +115,14 @@ class BatchNorm(TrainableLayer):
         x3 = x3.astype(dtype, copy=False)
         gamma = self._weights.astype(dtype)[None, :, None]
         beta = self._bias.astype(dtype)[None, :, None]
+        if x3.shape[0] == 0:
+            # No samples, no statistics: an empty output, running statistics unchanged.
+            self._cache = (x3, np.ones((1, x3.shape[1], 1), dtype), gamma, False, x.shape)
+            return np.empty(x.shape, dtype)
         if self.phase == Phase.test:
-            mean = 0.0 if self.running_mean is None else self.running_mean.astype(dtype)[None, :, None]
+            mean = (
+                0.0 if self.running_mean is None else self.running_mean.astype(dtype)[None, :, None]
+            )
             var = 1.0 if self.running_var is None else self.running_var.astype(dtype)[None, :, None]
             batch_stats = False
         else:
@@ -119,12 +136,14 @@ class BatchNorm(TrainableLayer):
         return (gamma * xhat + beta).reshape(x.shape)
 
     def _track(self, mean, var):
+        # Stored in the layer's dtype, as the parameters are.
+        dtype = self.dtype
         if self.running_mean is None:
-            self.running_mean, self.running_var = mean.copy(), var.copy()
+            self.running_mean, self.running_var = mean.astype(dtype), var.astype(dtype)
         else:
             m = self.momentum
-            self.running_mean = m * self.running_mean + (1 - m) * mean
-            self.running_var = m * self.running_var + (1 - m) * var
+            self.running_mean = (m * self.running_mean + (1 - m) * mean).astype(dtype)
+            self.running_var = (m * self.running_var + (1 - m) * var).astype(dtype)
 
     def _backward(self, error, input_gradient):
         called_before(self._cache, self.name)

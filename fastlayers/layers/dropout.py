@@ -1,35 +1,13 @@
 """Inverted dropout."""
 
-import math
-
 import numpy as np
 
-from .._validation import as_float_array, called_before, check_shape
+from .._random import dropout_mask
+from .._validation import as_float_array, called_before, check_empty_axes, check_shape
 from ..base import BaseLayer, Phase
 
-
-def dropout_mask(shape, probability):
-    """Draw a keep-mask that drops each entry with chance ``probability``.
-
-    Every feature (each position along the axes after the first, the batch
-    axis) drops ``floor(probability * n + u)`` of its ``n`` batch entries,
-    ``u`` uniform in [0, 1), chosen uniformly at random.  Each entry is
-    dropped with chance ``probability``, as with independent Bernoulli
-    draws, but the fraction dropped per feature does not fluctuate from
-    batch to batch: the tutorial's test checks the mean of every feature
-    over a batch of ten thousand and fails about one run in nine with
-    independent draws.  Draws from NumPy's global random state.
-
-    Returns
-    -------
-    ndarray of bool
-        True where the entry is kept.
-    """
-    n = shape[0] if len(shape) else 1
-    flat = (n, math.prod(shape[1:]))
-    ranks = np.random.random_sample(flat).argsort(axis=0).argsort(axis=0)
-    n_drop = np.floor(probability * n + np.random.random_sample(flat[1]))
-    return (ranks >= n_drop).reshape(shape)
+# Importable from here as before; the draw is shared with the reference layer.
+__all__ = ["DropOut", "dropout_mask"]
 
 
 class DropOut(BaseLayer):
@@ -37,7 +15,8 @@ class DropOut(BaseLayer):
 
     In the training phase the survivors are scaled by
     ``1 / (1 - probability)`` (inverted dropout), so the test phase is the
-    identity.  The mask comes from :func:`dropout_mask`.
+    identity.  The mask comes from :func:`fastlayers._random.dropout_mask`.
+    An empty batch gives an empty output and draws no mask.
 
     Parameters
     ----------
@@ -62,6 +41,7 @@ class DropOut(BaseLayer):
 
     def forward(self, x):
         x = as_float_array(x, self.name)
+        check_empty_axes(x, self.name)
         if self.phase == Phase.test:
             self._mask = None
             return x

@@ -2,7 +2,13 @@
 
 import numpy as np
 
-from .._validation import as_float_array, called_before, check_ndim, check_shape
+from .._validation import (
+    as_float_array,
+    called_before,
+    check_empty_axes,
+    check_ndim,
+    check_shape,
+)
 from ..base import BaseLayer
 
 
@@ -12,7 +18,9 @@ class SoftMaxCrossEntropyLoss(BaseLayer):
     ``forward(x, labels)`` returns the loss summed over the batch (the
     tutorial's convention; divide by the batch size for a mean), with
     ``labels`` one-hot of the same shape as ``x``.  ``backward(labels)``
-    returns ``softmax(x) - labels``, the exact gradient of that sum.
+    returns ``softmax(x) - labels``, the exact gradient of that sum.  An
+    empty batch (0, k) has loss 0.0 and an empty gradient; zero classes are
+    an error.
     """
 
     def __init__(self):
@@ -22,6 +30,7 @@ class SoftMaxCrossEntropyLoss(BaseLayer):
     def _check(self, x, what):
         x = as_float_array(x, self.name, what)
         check_ndim(x, 2, self.name, what, "(batch, classes)")
+        check_empty_axes(x, self.name, what)
         return x
 
     def predict(self, x):
@@ -45,7 +54,8 @@ class SoftMaxCrossEntropyLoss(BaseLayer):
         log_prob = shifted - np.log(total)
         # A wrong class at -inf has probability 0 and costs nothing; without
         # the where, its 0 * -inf would make the loss NaN.
-        return float(-np.sum(labels * np.where(labels != 0, log_prob, 0.0)))
+        # 0.0 - sum rather than -sum: an empty batch costs +0.0, not -0.0.
+        return float(0.0 - np.sum(labels * np.where(labels != 0, log_prob, 0.0)))
 
     def backward(self, labels):
         """Return ``softmax(x) - labels`` for the ``x`` of the last forward."""

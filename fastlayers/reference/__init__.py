@@ -6,7 +6,10 @@ dense layers, activations, loss and batch normalization, Python loops over
 ``scipy.signal.correlate`` / ``convolve`` for the convolution and over the
 windows for max pooling.  They share no numeric code with
 :mod:`fastlayers.kernels` and are kept as the oracle for the tests and as the
-naive side of the benchmarks; they are slow by design.
+naive side of the benchmarks; they are slow by design.  What they share
+with the fast layers holds no arithmetic on activations: parameter storage,
+dtypes and the update (:mod:`fastlayers.parameters`), the argument checks
+and the dropout mask's random draw.
 """
 
 from ..base import BaseLayer, Phase
@@ -19,9 +22,10 @@ from .flatten import FlattenLayer
 from .fully_connected import FullyConnectedLayer
 from .loss import SoftMaxCrossEntropyLoss
 from .network import NeuralNetwork
-from .pooling import MaxPoolLayer
+from .pooling import AvgPoolLayer, MaxPoolLayer
 
 __all__ = [
+    "AvgPoolLayer",
     "BaseLayer",
     "BatchNorm",
     "Const",

@@ -2,16 +2,26 @@
 
 import numpy as np
 
-from .._validation import as_float_array, called_before, check_shape
+from .._validation import as_float_array, called_before, check_empty_axes, check_shape
 from ..base import BaseLayer
 
 
 class _Activation(BaseLayer):
-    """Shared bookkeeping: keep the forward state, check the error's shape."""
+    """Shared bookkeeping: check the input, keep the forward state, check the error's shape.
+
+    An empty batch gives an empty output; any other axis of length 0 is an
+    error.  What backward needs is kept as a private copy, since the caller
+    may write into the array it passed or received.
+    """
 
     def __init__(self):
         super().__init__()
         self._state = None
+
+    def _input(self, x):
+        x = as_float_array(x, self.name)
+        check_empty_axes(x, self.name)
+        return x
 
     def _error(self, error):
         called_before(self._state, self.name)
@@ -25,8 +35,8 @@ class ReLU(_Activation):
 
     def forward(self, x):
         """Return ``max(x, 0)`` element-wise."""
-        x = as_float_array(x, self.name)
-        self._state = x
+        x = self._input(x)
+        self._state = x.copy()
         return np.maximum(x, 0)
 
     def backward(self, error):
@@ -40,11 +50,11 @@ class Sigmoid(_Activation):
 
     def forward(self, x):
         """Return the sigmoid of ``x`` element-wise."""
-        x = as_float_array(x, self.name)
+        x = self._input(x)
         # exp of a non-positive number only, so large |x| cannot overflow.
         z = np.exp(-np.abs(x))
         s = np.where(x >= 0, 1 / (1 + z), z / (1 + z))
-        self._state = s
+        self._state = s.copy()
         return s
 
     def backward(self, error):
@@ -59,9 +69,9 @@ class TanH(_Activation):
 
     def forward(self, x):
         """Return ``tanh(x)`` element-wise."""
-        x = as_float_array(x, self.name)
+        x = self._input(x)
         t = np.tanh(x)
-        self._state = t
+        self._state = t.copy()
         return t
 
     def backward(self, error):

@@ -2,12 +2,21 @@
 
 import numpy as np
 
-from .._validation import as_float_array, called_before, check_ndim, check_shape
+from .._validation import (
+    as_float_array,
+    called_before,
+    check_empty_axes,
+    check_ndim,
+    check_shape,
+    integer,
+    real,
+)
 from ..base import Phase
-from ._params import TrainableReference, compute_dtype, with_doc
+from ..parameters import TrainableLayer
+from ._params import compute_dtype, with_doc
 
 
-class BatchNorm(TrainableReference):
+class BatchNorm(TrainableLayer):
     """Normalize by batch statistics, then scale by ``gamma`` and shift by ``beta``.
 
     Parameters
@@ -19,71 +28,79 @@ class BatchNorm(TrainableReference):
         ``C > 0``: input ``(b, C, h, w)`` or ``(b, C*h*w)``, statistics per
         channel over the batch and the spatial positions.
     epsilon : float, optional
-        Added to the variance before the square root.
+        Added to the variance before the square root; finite and above 0.
     momentum : float, optional
-        Weight of the old running statistics in the moving average.
+        Weight of the old running statistics in the moving average, in [0, 1).
     dtype : {None, numpy.float32, numpy.float64}, optional
-        Parameter dtype; ``None`` takes :func:`fastlayers.dtypes.get_default_dtype`.
+        Explicit parameter dtype; ``None``: a float32 default if one was set,
+        otherwise the dtype of the arrays assigned (:mod:`fastlayers.parameters`).
 
     Notes
     -----
     ``weights`` is ``gamma`` (ones) and ``bias`` is ``beta`` (zeros), shape
-    ``(n,)`` or ``(C,)``, created on the first forward if not yet set.  The
+    ``(C,)`` from the constructor, or ``(n,)`` created on the first forward.  The
     first training batch sets ``running_mean`` / ``running_var``; later ones
     update them as ``momentum * running + (1 - momentum) * batch``.  In
     ``Phase.test`` the running statistics are used (mean 0, variance 1 if
-    no training batch was seen).
+    no training batch was seen).  An empty batch gives an empty output and
+    zero gradients and leaves the running statistics as they are.
     """
 
-    _dtype_attrs = TrainableReference._dtype_attrs + ("running_mean", "running_var")
+    buffer_names = ("running_mean", "running_var")
 
     def __init__(self, learning_rate, channels=0, *, epsilon=1e-10, momentum=0.9, dtype=None):
         # Checked before super().__init__ checks dtype, so their errors come first.
-        if isinstance(channels, (bool, np.bool_)) or not isinstance(channels, (int, np.integer)):
-            raise TypeError(f"{self.name}: expected channels as an int >= 0, got {channels!r}")
-        if channels < 0:
-            raise ValueError(f"{self.name}: expected channels >= 0, got {channels!r}")
-        if not epsilon >= 0:
-            raise ValueError(f"{self.name}: expected epsilon >= 0, got {epsilon!r}")
-        if not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"{self.name}: expected momentum in [0, 1], got {momentum!r}")
+        channels = integer(channels, self.name, "channels", minimum=0)
+        epsilon = real(epsilon, self.name, "epsilon", low=0.0, low_open=True)
+        momentum = real(momentum, self.name, "momentum", low=0.0, high=1.0, high_open=True)
         super().__init__(learning_rate, dtype)
-        self.channels = int(channels)
-        self.epsilon = float(epsilon)
-        self.momentum = float(momentum)
+        self.channels = channels
+        self.epsilon = epsilon
+        self.momentum = momentum
         self.running_mean = None
         self.running_var = None
         self._cache = None
+        if self.channels > 0:
+            self._create_params(self.channels)
 
     dtype = with_doc(
-        TrainableReference.dtype,
+        TrainableLayer.dtype,
         "Dtype of the parameters and running statistics; assigning converts them.",
     )
-    weights = with_doc(TrainableReference.weights, "``gamma``, one scale per feature or channel.")
-    bias = with_doc(TrainableReference.bias, "``beta``, one shift per feature or channel.")
+    weights = with_doc(TrainableLayer.weights, "``gamma``, one scale per feature or channel.")
+    bias = with_doc(TrainableLayer.bias, "``beta``, one shift per feature or channel.")
 
     def initialize(self, weights_initializer=None, bias_initializer=None):
-        """Create ``gamma = 1`` and ``beta = 0`` if their size is known.
+        """Reset ``gamma`` to ones and ``beta`` to zeros if their size is known.
 
         The initializers are accepted for a uniform interface but not used:
         batch normalization starts as the identity transform.
         """
-        if self.channels > 0:
-            self._create_params(self.channels)
+        if self._weights is not None:
+            size = self._weights.shape[0]
+            self._weights = self._bias = None
+            self._create_params(size)
 
     def forward(self, x):
         """Return the normalized, scaled and shifted ``x`` (same shape)."""
         x = as_float_array(x, self.name)
         x3 = self._as_3d(x)
+        check_empty_axes(x, self.name)
         size = x3.shape[1]
         self._create_params(size)
         check_shape(self._weights, (size,), self.name, "weights")
         check_shape(self._bias, (size,), self.name, "bias")
         dtype = compute_dtype(x, self._weights, self._bias)
         x3 = x3.astype(dtype, copy=False)
-        gamma = self._weights.astype(dtype, copy=False)[None, :, None]
-        beta = self._bias.astype(dtype, copy=False)[None, :, None]
+        # Copies: the update at the end of backward changes the parameters in place.
+        gamma = self._weights.astype(dtype)[None, :, None]
+        beta = self._bias.astype(dtype)[None, :, None]
 
+        if x3.shape[0] == 0:
+            # An empty batch has no statistics: nothing to normalize, and
+            # the running statistics stay as they are.
+            self._cache = (x.shape, x3, np.ones((1, size, 1), dtype=dtype), gamma, False)
+            return np.empty(x.shape, dtype=dtype)
         if self.phase == Phase.test:
             if self.running_mean is None:
                 mean = np.zeros(size, dtype=dtype)
@@ -103,8 +120,8 @@ class BatchNorm(TrainableReference):
         self._cache = (x.shape, xhat, inv_std, gamma, train)
         return (gamma * xhat + beta).reshape(x.shape)
 
-    def backward(self, error):
-        """Update ``gamma`` and ``beta`` by SGD; return the error w.r.t. the input."""
+    def _backward(self, error, input_gradient):
+        """Update ``gamma`` and ``beta``; return the error w.r.t. the input (None if not wanted)."""
         called_before(self._cache, self.name)
         shape, xhat, inv_std, gamma, train = self._cache
         error = as_float_array(error, self.name, "error")
@@ -129,8 +146,8 @@ class BatchNorm(TrainableReference):
 
         self._gradient_weights = gradient_weights
         self._gradient_bias = gradient_bias
-        self._sgd_step()
-        return dx.reshape(shape)
+        self._update()
+        return dx.reshape(shape) if input_gradient else None
 
     def get_gradient_weights(self):
         """Gradient w.r.t. ``gamma`` from the last backward, summed over the batch."""
@@ -152,24 +169,26 @@ class BatchNorm(TrainableReference):
                     f"{self.name}: expected input (batch, {c} * height * width) with a feature "
                     f"count divisible by {c} channels, got shape {x.shape}"
                 )
-        elif x.ndim < 2 or x.shape[1] != c:
+        elif x.ndim != 4 or x.shape[1] != c:
             raise ValueError(
                 f"{self.name}: expected input (batch, {c}, height, width) or "
                 f"(batch, {c} * height * width), got shape {x.shape}"
             )
-        return x.reshape(x.shape[0], c, -1)
+        # Positions spelled out: reshape cannot infer -1 next to an empty batch.
+        return x.reshape(x.shape[0], c, int(np.prod(x.shape[1:], dtype=np.int64)) // c)
 
     def _create_params(self, size):
         if self._weights is None:
-            self._weights = np.ones(size, dtype=self._dtype)
+            self.weights = np.ones(size, dtype=self.dtype)
         if self._bias is None:
-            self._bias = np.zeros(size, dtype=self._dtype)
+            self.bias = np.zeros(size, dtype=self.dtype)
 
     def _update_running(self, mean, var):
+        # Stored in the layer's dtype, the dtype of the parameters.
         if self.running_mean is None:
-            self.running_mean = mean.astype(self._dtype)
-            self.running_var = var.astype(self._dtype)
+            self.running_mean = mean.astype(self.dtype)
+            self.running_var = var.astype(self.dtype)
         else:
             m = self.momentum
-            self.running_mean = (m * self.running_mean + (1 - m) * mean).astype(self._dtype)
-            self.running_var = (m * self.running_var + (1 - m) * var).astype(self._dtype)
+            self.running_mean = (m * self.running_mean + (1 - m) * mean).astype(self.dtype)
+            self.running_var = (m * self.running_var + (1 - m) * var).astype(self.dtype)

@@ -8,12 +8,22 @@ kernels and the channels, each step one scipy call with
 import numpy as np
 from scipy.signal import convolve, correlate
 
-from .._validation import as_float_array, called_before, check_ndim, check_shape, pair
+from .._validation import (
+    INDEX_LIMIT,
+    as_float_array,
+    called_before,
+    check_ndim,
+    check_shape,
+    describe,
+    integer,
+    pair,
+)
 from ..initializers import Const, UniformRandom
-from ._params import TrainableReference, compute_dtype, initialized, positive_int, with_doc
+from ..parameters import TrainableLayer
+from ._params import compute_dtype, initialized, positive_int, with_doc
 
 
-class ConvolutionalLayer(TrainableReference):
+class ConvolutionalLayer(TrainableLayer):
     """Cross-correlation with ``n_kernels`` kernels, fully connected in depth.
 
     Parameters
@@ -34,7 +44,8 @@ class ConvolutionalLayer(TrainableReference):
         pads top/bottom and left/right; four ints are (top, bottom, left,
         right).
     dtype : {None, numpy.float32, numpy.float64}, optional
-        Parameter dtype; ``None`` takes :func:`fastlayers.dtypes.get_default_dtype`.
+        Explicit parameter dtype; ``None``: a float32 default if one was set,
+        otherwise the dtype of the arrays assigned (:mod:`fastlayers.parameters`).
 
     Notes
     -----
@@ -71,8 +82,8 @@ class ConvolutionalLayer(TrainableReference):
             Const(0.1) if bias_initializer is None else bias_initializer,
         )
 
-    weights = with_doc(TrainableReference.weights, "Kernels, shape ``(n_kernels, c, m, n)``.")
-    bias = with_doc(TrainableReference.bias, "One bias per kernel, shape ``(n_kernels,)``.")
+    weights = with_doc(TrainableLayer.weights, "Kernels, shape ``(n_kernels, c, m, n)``.")
+    bias = with_doc(TrainableLayer.bias, "One bias per kernel, shape ``(n_kernels,)``.")
 
     def initialize(self, weights_initializer, bias_initializer):
         """Draw weights and bias from the given initializers.
@@ -115,8 +126,7 @@ class ConvolutionalLayer(TrainableReference):
                 f"{self.name}: expected input with {c} channels (batch, {c}, height, width), "
                 f"got shape {x.shape}"
             )
-        check_shape(self._weights, (self.n_kernels, c, m, n), self.name, "weights")
-        check_shape(self._bias, (self.n_kernels,), self.name, "bias")
+        self._check_parameters()
         pads = self._pads()
         oh1, ow1 = _stride1_size(x.shape[2:], pads, (m, n))
         if oh1 < 1 or ow1 < 1:
@@ -125,7 +135,8 @@ class ConvolutionalLayer(TrainableReference):
                 f"after padding {pads}, got spatial size {x.shape[2:]}"
             )
         dtype = compute_dtype(x, self._weights, self._bias)
-        x = x.astype(dtype, copy=False)
+        # A copy kept for backward: the caller may write into its array meanwhile.
+        x = x.astype(dtype)
         w = self._weights.astype(dtype, copy=False)
         bias = self._bias.astype(dtype, copy=False)
         sy, sx = self.stride_shape
@@ -147,10 +158,12 @@ class ConvolutionalLayer(TrainableReference):
                 out[b, k] = full[::sy, ::sx] + bias[k]
         return out
 
-    def backward(self, error):
-        """Update weights and bias by SGD; return the error w.r.t. the input."""
+    def _backward(self, error, input_gradient):
+        """Update weights and bias; return the error w.r.t. the input (None if not wanted)."""
         called_before(self._x, self.name)
         x = self._x
+        # Parameters replaced by arrays of another shape since forward.
+        self._check_parameters()
         error = as_float_array(error, self.name, "error")
         check_shape(error, self.output_shape(x.shape), self.name, "error")
         dtype = compute_dtype(x, error, self._weights)
@@ -172,15 +185,17 @@ class ConvolutionalLayer(TrainableReference):
         # Full convolution gives the gradient for every position of the padded
         # input; cropping removes the padding.  (The tutorial's mode="same"
         # shortcut is off by one row/column for even kernel sizes.)
-        hp, wp = h + top + bottom, wd + left + right
-        dx_padded = np.zeros((batch, c, hp, wp), dtype=dtype)
-        for b in range(batch):
-            for ch in range(c):
-                for k in range(self.n_kernels):
-                    dx_padded[b, ch] += convolve(
-                        error_up[b, k], w[k, ch], mode="full", method="direct"
-                    )
-        dx = dx_padded[:, :, top : top + h, left : left + wd]
+        dx = None
+        if input_gradient:
+            hp, wp = h + top + bottom, wd + left + right
+            dx_padded = np.zeros((batch, c, hp, wp), dtype=dtype)
+            for b in range(batch):
+                for ch in range(c):
+                    for k in range(self.n_kernels):
+                        dx_padded[b, ch] += convolve(
+                            error_up[b, k], w[k, ch], mode="full", method="direct"
+                        )
+            dx = np.ascontiguousarray(dx_padded[:, :, top : top + h, left : left + wd])
 
         x_padded = self._padded(x)
         gradient_weights = np.zeros((self.n_kernels, c, m, n), dtype=dtype)
@@ -193,8 +208,12 @@ class ConvolutionalLayer(TrainableReference):
 
         self._gradient_weights = gradient_weights
         self._gradient_bias = gradient_bias
-        self._sgd_step()
-        return np.ascontiguousarray(dx)
+        self._update()
+        return dx
+
+    def _check_parameters(self):
+        check_shape(self._weights, (self.n_kernels, *self.kernel_shape), self.name, "weights")
+        check_shape(self._bias, (self.n_kernels,), self.name, "bias")
 
     def _pads(self):
         """Padding as (top, bottom, left, right)."""
@@ -223,17 +242,31 @@ def _strided(size, stride):
 
 
 def _kernel_shape(value, layer):
+    expected = (
+        f"{layer}: expected kernel_shape as three ints (channels, height, width), "
+        f"got {describe(value)}"
+    )
+    if isinstance(value, (str, bytes)):
+        raise TypeError(expected)
     try:
         items = tuple(value)
     except TypeError:
-        raise TypeError(
-            f"{layer}: expected kernel_shape as (channels, height, width), got {value!r}"
-        ) from None
+        raise TypeError(expected) from None
     if len(items) != 3:
+        raise TypeError(expected)
+    return tuple(_entry(v, value, layer, "kernel_shape", 1) for v in items)
+
+
+def _entry(item, value, layer, name, minimum):
+    """One int of a tuple argument; errors show the whole tuple."""
+    try:
+        return integer(item, layer, name, minimum=minimum)
+    except TypeError:
+        raise TypeError(f"{layer}: expected {name} as ints, got {describe(value)}") from None
+    except ValueError:
         raise ValueError(
-            f"{layer}: expected kernel_shape as (channels, height, width), got {value!r}"
-        )
-    return tuple(positive_int(v, layer, "kernel_shape entries") for v in items)
+            f"{layer}: expected {name} entries from {minimum} to {INDEX_LIMIT}, got {value!r}"
+        ) from None
 
 
 def _padding(value, layer):
@@ -242,8 +275,7 @@ def _padding(value, layer):
         if value in ("same", "valid"):
             return value
         raise ValueError(
-            f"{layer}: expected padding 'same', 'valid', an int, a pair or four ints, "
-            f"got {value!r}"
+            f"{layer}: expected padding 'same', 'valid', an int, a pair or four ints, got {value!r}"
         )
     if not isinstance(value, (int, np.integer)):
         try:
@@ -251,16 +283,6 @@ def _padding(value, layer):
         except TypeError:
             items = None
         if items is not None and len(items) == 4:
-            for v in items:
-                if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
-                    raise TypeError(
-                        f"{layer}: expected padding (top, bottom, left, right) as ints, "
-                        f"got {value!r}"
-                    )
-                if v < 0:
-                    raise ValueError(
-                        f"{layer}: expected non-negative padding, got {value!r}"
-                    )
-            return tuple(int(v) for v in items)
+            return tuple(_entry(v, value, layer, "padding", 0) for v in items)
     py, px = pair(value, layer, "padding", minimum=0)
     return (py, py, px, px)

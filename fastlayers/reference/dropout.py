@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from .._validation import as_float_array, called_before, check_shape
+from .._random import dropout_mask
+from .._validation import as_float_array, called_before, check_empty_axes, check_shape
 from ..base import BaseLayer, Phase
-from ..layers.dropout import dropout_mask
 
 
 class DropOut(BaseLayer):
@@ -22,9 +22,9 @@ class DropOut(BaseLayer):
     Notes
     -----
     Training: ``x * mask / (1 - probability)`` with the mask of
-    :func:`fastlayers.layers.dropout.dropout_mask` (shared with the fast
-    layer so that both draw the same mask from the same random state).
-    ``Phase.test``: the identity.
+    :func:`fastlayers._random.dropout_mask` (shared with the fast layer so
+    that both draw the same mask from the same random state).
+    ``Phase.test``: the identity.  An empty batch gives an empty output.
     """
 
     def __init__(self, probability, *, scale_backward=False):
@@ -34,9 +34,7 @@ class DropOut(BaseLayer):
         ):
             raise TypeError(f"{self.name}: expected probability as a float, got {probability!r}")
         if not 0.0 <= probability <= 1.0:
-            raise ValueError(
-                f"{self.name}: expected probability in [0, 1], got {probability!r}"
-            )
+            raise ValueError(f"{self.name}: expected probability in [0, 1], got {probability!r}")
         self.probability = float(probability)
         self.scale_backward = bool(scale_backward)
         self._mask = None
@@ -44,6 +42,7 @@ class DropOut(BaseLayer):
     def forward(self, x):
         """Drop and rescale activations (train) or return ``x`` (test)."""
         x = as_float_array(x, self.name)
+        check_empty_axes(x, self.name)
         if self.phase == Phase.test:
             self._mask = None
             return x

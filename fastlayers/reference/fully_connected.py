@@ -4,17 +4,11 @@ import numpy as np
 
 from .._validation import as_float_array, called_before, check_ndim, check_shape
 from ..initializers import UniformRandom
-from ._params import (
-    TrainableReference,
-    compute_dtype,
-    initialized,
-    positive_int,
-    to_param,
-    with_doc,
-)
+from ..parameters import TrainableLayer
+from ._params import compute_dtype, initialized, positive_int, with_doc
 
 
-class FullyConnectedLayer(TrainableReference):
+class FullyConnectedLayer(TrainableLayer):
     """Dense layer ``y = [x, 1] @ W`` with the bias as the last row of ``W``.
 
     Parameters
@@ -26,11 +20,13 @@ class FullyConnectedLayer(TrainableReference):
     learning_rate : float
         Step size of the SGD update applied in :meth:`backward`.
     dtype : {None, numpy.float32, numpy.float64}, optional
-        Parameter dtype; ``None`` takes :func:`fastlayers.dtypes.get_default_dtype`.
+        Explicit parameter dtype; ``None``: a float32 default if one was set,
+        otherwise the dtype of the arrays assigned (:mod:`fastlayers.parameters`).
 
     Notes
     -----
-    ``weights`` has shape ``(n + 1, m)``.  The constructor fills it from
+    ``weights`` has shape ``(n + 1, m)``; its last row is the bias, so the
+    weights are the only trainable array.  The constructor fills it from
     U[0, 1) because the tutorial's tests use the layer without calling
     :meth:`initialize`.
     """
@@ -45,8 +41,11 @@ class FullyConnectedLayer(TrainableReference):
         self.weights = UniformRandom().initialize((self.input_size + 1, self.output_size))
         self._x_aug = None
 
+    # The bias row is part of the weights: one array, one update.
+    _parameter_names = ("weights",)
+
     weights = with_doc(
-        TrainableReference.weights,
+        TrainableLayer.weights,
         "Weights of shape ``(input_size + 1, output_size)``, bias last.",
     )
 
@@ -63,7 +62,7 @@ class FullyConnectedLayer(TrainableReference):
     @bias.setter
     def bias(self, value):
         self._check_weights()
-        row = to_param(value, self._dtype, self.name, "bias")
+        row = self._as_param(value, "bias")
         check_shape(row, (self.output_size,), self.name, "bias")
         weights = self._weights.copy()
         weights[-1] = row
@@ -80,10 +79,10 @@ class FullyConnectedLayer(TrainableReference):
             weights_initializer, (self.output_size, self.input_size), self.name, "weights"
         )
         b = initialized(bias_initializer, (1, self.output_size), self.name, "bias")
-        weights = np.empty((self.input_size + 1, self.output_size), dtype=self._dtype)
+        weights = np.empty((self.input_size + 1, self.output_size), dtype=np.result_type(w, b))
         weights[:-1] = w.T
         weights[-1] = b.reshape(self.output_size)
-        self._weights = weights
+        self.weights = weights
 
     def forward(self, x):
         """Return ``x @ W[:-1] + W[-1]`` for ``x`` of shape ``(b, input_size)``."""
@@ -102,17 +101,18 @@ class FullyConnectedLayer(TrainableReference):
         self._x_aug = x_aug
         return x_aug @ self._weights.astype(dtype, copy=False)
 
-    def backward(self, error):
-        """Update ``W`` by SGD and return the error w.r.t. the input."""
+    def _backward(self, error, input_gradient):
+        """Update ``W`` and return the error w.r.t. the input (None if not wanted)."""
         called_before(self._x_aug, self.name)
+        # Weights replaced by an array of another shape since forward.
+        self._check_weights()
         error = as_float_array(error, self.name, "error")
         check_shape(error, (self._x_aug.shape[0], self.output_size), self.name, "error")
         self._gradient_weights = self._x_aug.T @ error
         # Input error with the weights used in forward, i.e. before the update.
-        dx = error @ self._weights[:-1].T
-        # The bias row is part of the weights, so this steps it too
-        # (_gradient_bias stays None).
-        self._sgd_step()
+        dx = error @ self._weights[:-1].T if input_gradient else None
+        # The bias row is part of the weights, so this steps it too.
+        self._update()
         return dx
 
     def get_gradient_bias(self):
@@ -122,7 +122,4 @@ class FullyConnectedLayer(TrainableReference):
         return self._gradient_weights[-1].copy()
 
     def _check_weights(self):
-        check_shape(
-            self._weights, (self.input_size + 1, self.output_size), self.name, "weights"
-        )
-
+        check_shape(self._weights, (self.input_size + 1, self.output_size), self.name, "weights")

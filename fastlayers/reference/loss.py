@@ -2,14 +2,15 @@
 
 import numpy as np
 
-from .._validation import as_float_array, called_before, check_ndim, check_shape
+from .._validation import as_float_array, called_before, check_empty_axes, check_ndim, check_shape
 from ..base import BaseLayer
 
 
 class SoftMaxCrossEntropyLoss(BaseLayer):
     """Cross-entropy of the row-wise softmax, summed over the batch.
 
-    Labels are one-hot rows of the same shape as the input.
+    Labels are one-hot rows of the same shape as the input.  An empty batch
+    ``(0, classes)`` has loss 0.0 and an empty gradient.
     """
 
     def __init__(self):
@@ -25,7 +26,8 @@ class SoftMaxCrossEntropyLoss(BaseLayer):
         # no -inf when the true class's probability underflows.
         log_prob = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
         self._prediction = np.exp(log_prob)
-        return float(-np.sum(labels * log_prob))
+        # 0.0 - sum rather than -sum: an empty batch costs +0.0, not -0.0.
+        return float(0.0 - np.sum(labels * log_prob))
 
     def backward(self, labels):
         """Return ``softmax(x) - labels`` (gradient of the summed loss)."""
@@ -42,6 +44,7 @@ class SoftMaxCrossEntropyLoss(BaseLayer):
     def _logits(self, x):
         x = as_float_array(x, self.name)
         check_ndim(x, 2, self.name, "input", "(batch, classes)")
+        check_empty_axes(x, self.name)
         return x
 
     def _labels(self, labels, like):

@@ -73,7 +73,9 @@ class MaxPoolLayer(_Pooling):
 
     def __init__(self, neighborhood=(2, 2), stride=(2, 2), *, ties="first"):
         super().__init__(neighborhood, stride)
-        if not isinstance(ties, str) or ties not in ("first", "all", "split"):
+        if not isinstance(ties, str):
+            raise TypeError(f"{self.name}: expected ties 'first', 'all' or 'split', got {ties!r}")
+        if ties not in ("first", "all", "split"):
             raise ValueError(f"{self.name}: expected ties 'first', 'all' or 'split', got {ties!r}")
         self.ties = ties
 
