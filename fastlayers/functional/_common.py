@@ -7,7 +7,7 @@ public function's own name, or the class of a layer that calls it.
 
 import numpy as np
 
-from .._validation import as_float_array, check_ndim, pair
+from .._validation import as_float_array, check_ndim, integer, pair
 
 # Below these amounts of work a kernel runs on the calling thread (see
 # fastlayers.parallel.launch).  One multiply-add of a convolution or matrix
@@ -105,12 +105,9 @@ def shape_tuple(shape, ndim, caller, what):
         items = tuple(shape)
     except TypeError:
         items = ()
-    if len(items) != ndim or not all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and v >= 0
-        for v in items
-    ):
+    if len(items) != ndim:
         raise TypeError(f"{caller}: expected {what} as {ndim} non-negative ints, got {shape!r}")
-    return tuple(int(v) for v in items)
+    return tuple(integer(v, caller, what, minimum=0) for v in items)
 
 
 def resolve_padding(padding, kernel_hw, caller):
@@ -140,16 +137,16 @@ def resolve_padding(padding, kernel_hw, caller):
         sides = tuple(padding)
     except TypeError:
         sides = ()
-    if len(sides) != 4 or not all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in sides
-    ):
+    if len(sides) != 4:
         raise TypeError(
             f"{caller}: expected padding 'same', 'valid', an int, a pair or four ints, "
             f"got {padding!r}"
         )
-    if min(sides) < 0:
-        raise ValueError(f"{caller}: expected padding of at least 0, got {padding!r}")
-    return tuple(int(v) for v in sides)
+    try:
+        return tuple(integer(v, caller, "padding", minimum=0) for v in sides)
+    except (TypeError, ValueError) as exc:
+        # Name the whole padding, not only the side that is wrong.
+        raise type(exc)(f"{exc} (of padding {padding!r})") from None
 
 
 def resolve_padding_1d(padding, length, caller):

@@ -319,6 +319,7 @@ def conv1d(
     """
     x = float_input(x, caller)
     check_ndim(x, 3, caller, "input", "(batch, channels, length)")
+    check_not_empty(x, caller)
     weights = float_input(weights, caller, "weights")
     check_ndim(weights, 3, caller, "weights", "(kernels, channels, length)")
     if isinstance(stride, (tuple, list)) or (isinstance(stride, np.ndarray) and stride.ndim):

@@ -22,8 +22,11 @@ from ._common import (
 TIES = ("first", "all", "split")
 
 
-def _check_ties(ties, caller):
-    if not isinstance(ties, str) or ties not in TIES:
+def check_ties(ties, caller):
+    """Return ``ties`` if it names a tie policy of :data:`TIES`."""
+    if not isinstance(ties, str):
+        raise TypeError(f"{caller}: expected ties 'first', 'all' or 'split', got {ties!r}")
+    if ties not in TIES:
         raise ValueError(f"{caller}: expected ties 'first', 'all' or 'split', got {ties!r}")
     return ties
 
@@ -78,7 +81,7 @@ def max_pool2d(
     x = nchw_input(x, caller)
     check_not_empty(x, caller)
     window, stride = window_and_stride(window, stride, caller)
-    _check_ties(ties, caller)
+    check_ties(ties, caller)
     out_shape = pool_output_shape(x.shape, window, stride, caller)
     result = output(out, out_shape, x.dtype, caller)
     indices = np.empty(out_shape, np.intp)
@@ -143,7 +146,7 @@ def max_pool2d_backward(
     ...                       window=2).round(3).tolist()
     [[[[0.333, 0.333], [0.0, 0.333]]]]
     """
-    ties = _check_ties(ties, caller)
+    ties = check_ties(ties, caller)
     input_shape = shape_tuple(input_shape, 4, caller, "input_shape")
     error = float_input(error, caller, "error")
     if not isinstance(indices, np.ndarray) or indices.dtype.kind not in "iu":

@@ -4,7 +4,7 @@ import numpy as np
 from scipy.special import expit
 
 from .. import functional as F
-from .._validation import as_float_array, called_before, check_shape
+from .._validation import as_float_array, called_before, check_empty_axes, check_shape
 from ..base import BaseLayer
 
 
@@ -31,6 +31,8 @@ class ReLU(_Activation):
     """
 
     def forward(self, x):
+        x = as_float_array(x, self.name)
+        check_empty_axes(x, self.name)
         out = F.relu(x, caller=self.name)
         # Where the output is positive, as a private boolean mask: an
         # eighth of the memory of a copy of the output in float64.
@@ -48,6 +50,7 @@ class Sigmoid(_Activation):
 
     def forward(self, x):
         x = as_float_array(x, self.name)
+        check_empty_axes(x, self.name)
         self._kept = expit(x)
         return self._kept.copy()
 
@@ -62,6 +65,7 @@ class TanH(_Activation):
 
     def forward(self, x):
         x = as_float_array(x, self.name)
+        check_empty_axes(x, self.name)
         self._kept = np.tanh(x)
         return self._kept.copy()
 

@@ -1,12 +1,22 @@
 """The convolutional layer, on the numba kernels."""
 
+import math
+
 import numpy as np
 
 from .. import functional as F
-from .._validation import called_before, check_shape, pair
+from .._validation import INDEX_LIMIT, called_before, check_shape, integer, pair
 from ..functional import resolve_padding
-from ..initializers import Const, UniformRandom
+from ..initializers import Const, UniformRandom, check_initializer
 from ._trainable import TrainableLayer
+
+
+def check_parameter_count(count, owner):
+    """Raise ``ValueError`` for layers with more parameters than can be indexed."""
+    if count > INDEX_LIMIT:
+        raise ValueError(
+            f"{owner}: expected at most {INDEX_LIMIT} weights, got a shape with {count}"
+        )
 
 
 class ConvolutionalLayer(TrainableLayer):
@@ -57,23 +67,20 @@ class ConvolutionalLayer(TrainableLayer):
             shape = tuple(kernel_shape)
         except TypeError:
             shape = ()
-        if len(shape) != 3 or not all(
-            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in shape
-        ):
+        if len(shape) != 3:
             raise TypeError(
                 f"{self.name}: expected kernel_shape as three ints (channels, m, n), "
                 f"got {kernel_shape!r}"
             )
-        if min(shape) < 1:
-            raise ValueError(
-                f"{self.name}: expected kernel_shape entries of at least 1, got {kernel_shape!r}"
+        try:
+            self.kernel_shape = tuple(
+                integer(v, self.name, "kernel_shape entries", minimum=1) for v in shape
             )
-        self.kernel_shape = tuple(int(v) for v in shape)
-        if isinstance(n_kernels, bool) or not isinstance(n_kernels, (int, np.integer)):
-            raise TypeError(f"{self.name}: expected n_kernels as an int, got {n_kernels!r}")
-        if n_kernels < 1:
-            raise ValueError(f"{self.name}: expected n_kernels of at least 1, got {n_kernels!r}")
-        self.n_kernels = int(n_kernels)
+        except (TypeError, ValueError) as exc:
+            # Name the whole kernel_shape, not only the entry that is wrong.
+            raise type(exc)(f"{exc} (of kernel_shape {kernel_shape!r})") from None
+        self.n_kernels = integer(n_kernels, self.name, "n_kernels", minimum=1)
+        check_parameter_count(self.n_kernels * math.prod(self.kernel_shape), self.name)
         self.padding = padding
         self._pads = resolve_padding(padding, self.kernel_shape[1:], self.name)
         self._cache = None
@@ -94,6 +101,8 @@ class ConvolutionalLayer(TrainableLayer):
         that fan-in based initializers (:class:`~fastlayers.He`) see the
         number of inputs of one output in the second dimension.
         """
+        check_initializer(weights_initializer, self.name, "weights_initializer")
+        check_initializer(bias_initializer, self.name, "bias_initializer")
         c, m, n = self.kernel_shape
         flat = np.asarray(weights_initializer.initialize((self.n_kernels, c * m * n)))
         if flat.size != self.n_kernels * c * m * n:

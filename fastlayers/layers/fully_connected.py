@@ -3,9 +3,10 @@
 import numpy as np
 
 from .. import functional as F
-from .._validation import as_float_array, called_before, check_ndim, check_shape
-from ..initializers import UniformRandom
+from .._validation import as_float_array, called_before, check_ndim, check_shape, integer
+from ..initializers import UniformRandom, check_initializer
 from ._trainable import TrainableLayer
+from .conv import check_parameter_count
 
 
 class FullyConnectedLayer(TrainableLayer):
@@ -36,13 +37,9 @@ class FullyConnectedLayer(TrainableLayer):
 
     def __init__(self, input_size, output_size, learning_rate, *, dtype=None):
         super().__init__(learning_rate, dtype)
-        for label, value in (("input_size", input_size), ("output_size", output_size)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise TypeError(f"{self.name}: expected {label} as an int, got {value!r}")
-            if value < 1:
-                raise ValueError(f"{self.name}: expected {label} of at least 1, got {value!r}")
-        self.input_size = int(input_size)
-        self.output_size = int(output_size)
+        self.input_size = integer(input_size, self.name, "input_size", minimum=1)
+        self.output_size = integer(output_size, self.name, "output_size", minimum=1)
+        check_parameter_count((self.input_size + 1) * self.output_size, self.name)
         self.weights = UniformRandom().initialize((self.input_size + 1, self.output_size))
         self._x = None
 
@@ -75,6 +72,8 @@ class FullyConnectedLayer(TrainableLayer):
         the layout in which :class:`~fastlayers.He` reads the fan-in from the
         second dimension, and the result is transposed into ``weights``.
         """
+        check_initializer(weights_initializer, self.name, "weights_initializer")
+        check_initializer(bias_initializer, self.name, "bias_initializer")
         n, m = self.input_size, self.output_size
         w = np.asarray(weights_initializer.initialize((m, n)))
         check_shape(w, (m, n), self.name, "initialized weights")
@@ -88,7 +87,8 @@ class FullyConnectedLayer(TrainableLayer):
         check_ndim(x, 2, self.name, "input", "(batch, input_size)")
         if x.shape[1] != self.input_size:
             raise ValueError(
-                f"{self.name}: expected input of shape (batch, {self.input_size}), got shape {x.shape}"
+                f"{self.name}: expected input of shape (batch, {self.input_size}), "
+                f"got shape {x.shape}"
             )
         check_shape(self._weights, (self.input_size + 1, self.output_size), self.name, "weights")
         dtype = self._compute_dtype(x)

@@ -5,6 +5,7 @@ import numpy as np
 from .. import functional as F
 from .._validation import as_float_array, called_before, pair
 from ..base import BaseLayer
+from ..functional.pooling import check_ties
 
 
 class _Pooling(BaseLayer):
@@ -48,9 +49,7 @@ class MaxPoolLayer(_Pooling):
 
     def __init__(self, neighborhood=(2, 2), stride=(2, 2), *, ties="first"):
         super().__init__(neighborhood, stride)
-        if not isinstance(ties, str) or ties not in F.TIES:
-            raise ValueError(f"{self.name}: expected ties 'first', 'all' or 'split', got {ties!r}")
-        self.ties = ties
+        self.ties = check_ties(ties, self.name)
 
     def forward(self, x):
         """Pool ``x`` (b, c, h, w) and remember where each maximum was."""
