@@ -8,16 +8,14 @@
 
 The run's results go to ``--output-dir``: ``metrics.json``,
 ``loss_accuracy.png``, ``predictions.png`` and the trained weights
-``model.npz`` (load them with :func:`fastlayers.models.load_model`).
+``model.npz`` (load them with :func:`fastlayers.serialization.load_model`).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
-import platform
 import sys
 import time
 from datetime import datetime, timezone
@@ -74,7 +72,9 @@ def thread_count(text):
 
     limit = numba.config.NUMBA_NUM_THREADS
     return _int(
-        text, minimum=1, maximum=limit,
+        text,
+        minimum=1,
+        maximum=limit,
         what=f"a thread count from 1 to {limit} (NUMBA_NUM_THREADS)",
     )
 
@@ -109,7 +109,6 @@ def decay_float(text):
 # Parser
 
 
-
 class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
     # Options whose default depends on others (None here) describe it in
     # their own help text; appending "(default: None)" would contradict it.
@@ -117,6 +116,7 @@ class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if action.default is None:
             return action.help
         return super()._get_help_string(action)
+
 
 def build_parser():
     """Return the ``fastlayers`` argument parser."""
@@ -140,48 +140,104 @@ def build_parser():
         formatter_class=_DefaultsFormatter,
     )
     d = DEFAULTS
-    train.add_argument("--epochs", type=positive_int, default=d["epochs"],
-                       help="passes over the training set")
-    train.add_argument("--batch-size", type=positive_int, default=d["batch_size"],
-                       help="samples per mini-batch")
-    train.add_argument("--learning-rate", "--lr", type=positive_float, default=None,
-                       help="step size (default: %s)" % ", ".join(
-                           f"{k} {v:g}" for k, v in DEFAULT_LEARNING_RATES.items()))
-    train.add_argument("--optimizer", choices=("sgd", "momentum", "adam"), default=d["optimizer"],
-                       help="plain SGD, SGD with momentum, or Adam")
-    train.add_argument("--momentum", type=momentum_float, default=None,
-                       help=f"momentum of --optimizer momentum (default {d['momentum']})")
-    train.add_argument("--nesterov", action="store_true",
-                       help="Nesterov momentum (with --optimizer momentum)")
-    train.add_argument("--lr-decay", type=decay_float, default=d["lr_decay"],
-                       help="multiply the learning rate by this after every epoch "
-                            "(1 keeps it constant)")
-    train.add_argument("--weight-decay", type=nonnegative_float, default=d["weight_decay"],
-                       help="L2 penalty coefficient")
-    train.add_argument("--dtype", choices=("float32", "float64"), default=d["dtype"],
-                       help="floating-point type of parameters and computation")
-    train.add_argument("--backend", choices=("fast", "reference"), default=d["backend"],
-                       help="numba layers, or the (slow) SciPy reference layers")
-    train.add_argument("--data", default=d["data"], metavar="{bundled,full,PATH}",
-                       help="'bundled': the 6,000/1,000-image subset shipped with fastlayers; "
-                            "'full': all of MNIST, downloaded once into the cache directory "
-                            "($FASTLAYERS_DATA/mnist or ~/.cache/fastlayers/mnist); "
-                            "PATH: a folder with the four MNIST IDX files (nothing is "
-                            "downloaded; write ./full for a folder named 'full')")
-    train.add_argument("--threads", type=thread_count, default=None,
-                       help="kernel threads (default: all, NUMBA_NUM_THREADS)")
-    train.add_argument("--seed", type=seed_int, default=d["seed"],
-                       help="seed of initialization and shuffling")
-    train.add_argument("--output-dir", "-o", type=Path, default=None,
-                       help="where results go (default: runs/lenet-<date>-<time>)")
-    train.add_argument("--limit-train", type=positive_int, default=None, metavar="N",
-                       help="use only the first N training images")
-    train.add_argument("--limit-test", type=positive_int, default=None, metavar="N",
-                       help="use only the first N test images")
-    train.add_argument("--no-plots", action="store_true",
-                       help="skip loss_accuracy.png and predictions.png")
-    train.add_argument("--quiet", "-q", action="store_true",
-                       help="print nothing but errors")
+    train.add_argument(
+        "--epochs", type=positive_int, default=d["epochs"], help="passes over the training set"
+    )
+    train.add_argument(
+        "--batch-size", type=positive_int, default=d["batch_size"], help="samples per mini-batch"
+    )
+    train.add_argument(
+        "--learning-rate",
+        "--lr",
+        type=positive_float,
+        default=None,
+        help="step size (default: {})".format(
+            ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LEARNING_RATES.items())
+        ),
+    )
+    train.add_argument(
+        "--optimizer",
+        choices=("sgd", "momentum", "adam"),
+        default=d["optimizer"],
+        help="plain SGD, SGD with momentum, or Adam",
+    )
+    train.add_argument(
+        "--momentum",
+        type=momentum_float,
+        default=None,
+        help=f"momentum of --optimizer momentum (default {d['momentum']})",
+    )
+    train.add_argument(
+        "--nesterov", action="store_true", help="Nesterov momentum (with --optimizer momentum)"
+    )
+    train.add_argument(
+        "--lr-decay",
+        type=decay_float,
+        default=d["lr_decay"],
+        help="multiply the learning rate by this after every epoch (1 keeps it constant)",
+    )
+    train.add_argument(
+        "--weight-decay",
+        type=nonnegative_float,
+        default=d["weight_decay"],
+        help="L2 penalty coefficient",
+    )
+    train.add_argument(
+        "--dtype",
+        choices=("float32", "float64"),
+        default=d["dtype"],
+        help="floating-point type of parameters and computation",
+    )
+    train.add_argument(
+        "--backend",
+        choices=("fast", "reference"),
+        default=d["backend"],
+        help="numba layers, or the (slow) SciPy reference layers",
+    )
+    train.add_argument(
+        "--data",
+        default=d["data"],
+        metavar="{bundled,full,PATH}",
+        help="'bundled': the 6,000/1,000-image subset shipped with fastlayers; "
+        "'full': all of MNIST, downloaded once into the cache directory "
+        "($FASTLAYERS_DATA/mnist or ~/.cache/fastlayers/mnist); "
+        "PATH: a folder with the four MNIST IDX files (nothing is "
+        "downloaded; write ./full for a folder named 'full')",
+    )
+    train.add_argument(
+        "--threads",
+        type=thread_count,
+        default=None,
+        help="kernel threads (default: all, NUMBA_NUM_THREADS)",
+    )
+    train.add_argument(
+        "--seed", type=seed_int, default=d["seed"], help="seed of initialization and shuffling"
+    )
+    train.add_argument(
+        "--output-dir",
+        "-o",
+        type=Path,
+        default=None,
+        help="where results go (default: runs/lenet-<date>-<time>)",
+    )
+    train.add_argument(
+        "--limit-train",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="use only the first N training images",
+    )
+    train.add_argument(
+        "--limit-test",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="use only the first N test images",
+    )
+    train.add_argument(
+        "--no-plots", action="store_true", help="skip loss_accuracy.png and predictions.png"
+    )
+    train.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
     train.set_defaults(func=_train_command, subparser=train)
     return parser
 
@@ -223,7 +279,8 @@ def _load_data(args, parser):
     if not path.is_dir():
         parser.error(f"argument --data: {choice!r} is not a directory")
     missing = [
-        stem for stem in MNIST_FILES
+        stem
+        for stem in MNIST_FILES
         if not (path / stem).is_file() and not (path / (stem + ".gz")).is_file()
     ]
     if missing:
@@ -258,7 +315,9 @@ def _output_dir(args, parser, create):
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        parser.error(f"argument --output-dir: cannot create {str(path)!r}: {error.strerror or error}")
+        parser.error(
+            f"argument --output-dir: cannot create {str(path)!r}: {error.strerror or error}"
+        )
     if not os.access(path, os.W_OK):
         parser.error(f"argument --output-dir: {str(path)!r} is not writable")
     return path
@@ -267,64 +326,19 @@ def _output_dir(args, parser, create):
 def _optimizer(args):
     from .optimizers import SGD, Adam
 
-    lr = args.learning_rate if args.learning_rate is not None else DEFAULT_LEARNING_RATES[args.optimizer]
+    lr = (
+        args.learning_rate
+        if args.learning_rate is not None
+        else DEFAULT_LEARNING_RATES[args.optimizer]
+    )
     if args.optimizer == "adam":
         return Adam(lr, weight_decay=args.weight_decay), lr
     if args.optimizer == "momentum":
         momentum = DEFAULTS["momentum"] if args.momentum is None else args.momentum
-        return SGD(lr, momentum=momentum, weight_decay=args.weight_decay,
-                   nesterov=args.nesterov), lr
+        return SGD(
+            lr, momentum=momentum, weight_decay=args.weight_decay, nesterov=args.nesterov
+        ), lr
     return SGD(lr, weight_decay=args.weight_decay), lr
-
-
-def _versions():
-    import numba
-    import numpy
-    import scipy
-
-    from . import __version__
-
-    versions = {
-        "fastlayers": __version__,
-        "numpy": numpy.__version__,
-        "numba": numba.__version__,
-        "scipy": scipy.__version__,
-        "python": platform.python_version(),
-    }
-    for name in ("matplotlib", "tqdm"):
-        try:
-            module = __import__(name)
-        except ImportError:
-            continue
-        versions[name] = getattr(module, "__version__", "unknown")
-    return versions
-
-
-def _confusion(true, predicted, classes):
-    import numpy as np
-
-    matrix = np.zeros((classes, classes), dtype=np.int64)
-    np.add.at(matrix, (true.astype(np.int64), predicted.astype(np.int64)), 1)
-    return matrix.tolist()
-
-
-def _finite(value):
-    """``value`` with NaN and infinities replaced by None (strict JSON)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(item) for item in value]
-    return value
-
-
-def _write_json(path, payload):
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(_finite(payload), handle, indent=2, allow_nan=False)
-        handle.write("\n")
-    os.replace(tmp, path)
 
 
 def _train_command(args, parser):
@@ -354,17 +368,23 @@ def _train(args, parser):
     import numpy as np
 
     from . import threading_layer
-    from .models import lenet, save_weights
-    from .training import EpochLogger, Trainer
+    from .models import lenet
+    from .serialization import save_weights
+    from .training import EpochLogger, Trainer, run_metrics, write_metrics
 
     train_images, train_labels = mnist.train_images, mnist.train_labels
     test_images, test_labels = mnist.test_images, mnist.test_labels
     if args.limit_train is not None:
-        train_images, train_labels = train_images[:args.limit_train], train_labels[:args.limit_train]
+        train_images, train_labels = (
+            train_images[: args.limit_train],
+            train_labels[: args.limit_train],
+        )
     if args.limit_test is not None:
-        test_images, test_labels = test_images[:args.limit_test], test_labels[:args.limit_test]
+        test_images, test_labels = test_images[: args.limit_test], test_labels[: args.limit_test]
     if len(test_images) == 0 or len(train_images) == 0:
-        raise _Failure(f"the {data_label} has no {'test' if len(train_images) else 'training'} images")
+        raise _Failure(
+            f"the {data_label} has no {'test' if len(train_images) else 'training'} images"
+        )
     optimizer, lr = _optimizer(args)
 
     say = (lambda *a, **k: None) if args.quiet else (lambda *a, **k: print(*a, **k, flush=True))
@@ -383,7 +403,8 @@ def _train(args, parser):
     )
     where = (
         f"{trainer.threads} thread{'s' if trainer.threads != 1 else ''}"
-        if args.backend == "fast" else "SciPy, slow"
+        if args.backend == "fast"
+        else "SciPy, slow"
     )
     say(
         f"LeNet on {data_label}: {len(train_images):,} training / {len(test_images):,} test "
@@ -394,18 +415,25 @@ def _train(args, parser):
     if args.lr_decay != 1:
         details.append(f"x{args.lr_decay:g} per epoch")
     if config.get("momentum"):
-        details.append(f"momentum {config['momentum']:g}" + (" (Nesterov)" if config["nesterov"] else ""))
+        details.append(
+            f"momentum {config['momentum']:g}" + (" (Nesterov)" if config["nesterov"] else "")
+        )
     if args.weight_decay:
         details.append(f"weight decay {args.weight_decay:g}")
-    say(f"{args.optimizer} ({', '.join(details)}), batch size {args.batch_size}, "
-        f"{args.epochs} epoch{'s' if args.epochs != 1 else ''}, seed {args.seed}; output in {out}")
+    say(
+        f"{args.optimizer} ({', '.join(details)}), batch size {args.batch_size}, "
+        f"{args.epochs} epoch{'s' if args.epochs != 1 else ''}, seed {args.seed}; output in {out}"
+    )
     t0 = time.perf_counter()
     # Overflow on the way to a diverged loss is reported as such below,
     # not as NumPy warnings.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         result = trainer.fit(
-            train_images, train_labels, epochs=args.epochs,
-            test_data=(test_images, test_labels), warm_up=True,
+            train_images,
+            train_labels,
+            epochs=args.epochs,
+            test_data=(test_images, test_labels),
+            warm_up=True,
         )
     total_seconds = time.perf_counter() - t0
     evaluation = trainer.last_evaluation
@@ -423,15 +451,20 @@ def _train(args, parser):
         try:
             from .plots import plot_history, plot_predictions
 
-            title = (f"LeNet, {data_label}, {args.optimizer} lr {lr:g}, batch {args.batch_size}, "
-                     f"{args.dtype}")
+            title = (
+                f"LeNet, {data_label}, {args.optimizer} lr {lr:g}, batch {args.batch_size}, "
+                f"{args.dtype}"
+            )
             plot_history(result, out / "loss_accuracy.png", title=title)
             files["loss_accuracy_plot"] = "loss_accuracy.png"
             plot_predictions(
-                test_images, test_labels, evaluation.predictions, out / "predictions.png",
+                test_images,
+                test_labels,
+                evaluation.predictions,
+                out / "predictions.png",
                 seed=args.seed,
                 title=f"test images: prediction / truth (accuracy "
-                      f"{100 * result.final_test_accuracy:.2f}%)",
+                f"{100 * result.final_test_accuracy:.2f}%)",
             )
             files["predictions_plot"] = "predictions.png"
         except ImportError as error:
@@ -462,38 +495,21 @@ def _train(args, parser):
         "seed": args.seed,
         "output_dir": str(out),
     }
-    metrics = {
-        "fastlayers_metrics_version": 1,
-        "command": " ".join([PROG] + list(args._argv)),
-        "started_at": started.isoformat(timespec="seconds"),
-        "settings": settings,
-        "epochs": [
-            {k: v for k, v in e.items()} for e in result.to_dict()["epochs"]
-        ],
-        "epoch_losses": result.epoch_losses,
-        "test_accuracies": result.test_accuracies,
-        "final_test_accuracy": result.final_test_accuracy,
-        "final_test_loss": evaluation.loss,
-        "confusion_matrix": _confusion(np.asarray(test_labels), evaluation.predictions, 10),
-        "samples_per_second": result.samples_per_second,
-        "train_seconds": result.train_seconds,
-        "warmup_seconds": result.warmup_seconds,
-        "total_seconds": total_seconds,
-        "step_losses": result.step_losses,
-        "threads": trainer.threads,
-        "threading_layer": threading_layer() if args.backend == "fast" else None,
-        "versions": _versions(),
-        "platform": {
-            "system": platform.system(),
-            "machine": platform.machine(),
-            "processor": platform.processor(),
-            "cpu_count": os.cpu_count(),
-        },
-        "files": files,
-    }
+    metrics = run_metrics(
+        trainer,
+        result,
+        test_labels=test_labels,
+        n_classes=10,
+        settings=settings,
+        command=" ".join([PROG] + list(args._argv)),
+        started_at=started,
+        total_seconds=total_seconds,
+        threading_layer=threading_layer() if args.backend == "fast" else None,
+        files=files,
+    )
     if plot_error:
         metrics["plot_error"] = plot_error
-    _write_json(out / files["metrics"], metrics)
+    write_metrics(out / files["metrics"], metrics)
     say("wrote " + ", ".join(str(out / name) for name in files.values()))
     return 0
 
@@ -520,8 +536,9 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
         if args.command is None:
             parser.print_usage(sys.stderr)
-            print(f"{PROG}: error: a command is required (try '{PROG} train --help')",
-                  file=sys.stderr)
+            print(
+                f"{PROG}: error: a command is required (try '{PROG} train --help')", file=sys.stderr
+            )
             return 2
         prefix = f"{PROG} {args.command}"
         args._argv = argv

@@ -1,29 +1,24 @@
-"""Ready-made networks, and saving and loading a network's parameters.
+"""Ready-made networks: the tutorial's LeNet.
 
 :func:`lenet` builds the LeNet of the tutorial's last section on the fast
-layers or on the reference layers; :func:`save_weights` and
-:func:`load_weights` store and restore the parameters of any tutorial-style
-network in a ``.npz`` file; :func:`load_model` rebuilds a saved LeNet::
+layers or on the reference layers::
 
-    from fastlayers.models import lenet, save_weights, load_model
+    from fastlayers.models import lenet
 
     net = lenet(seed=0)                 # float64, fast layers
-    ...                                 # train it
-    save_weights(net, "lenet.npz")
-    net = load_model("lenet.npz")       # the same network, trained
+
+Saving and loading live in :mod:`fastlayers.serialization`;
+:func:`save_weights`, :func:`load_weights`, :func:`load_model`,
+:func:`describe` and :func:`layer_arrays` are importable from here too.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
-from pathlib import Path
-
 import numpy as np
 
 from .dtypes import float_dtype
-from .initializers import Const, He
+from .initializers import Const, He, UniformRandom, Xavier
+from .serialization import describe, layer_arrays, load_model, load_weights, save_weights
 
 __all__ = [
     "BACKENDS",
@@ -38,12 +33,6 @@ __all__ = [
 #: Names accepted by the ``backend`` argument.
 BACKENDS = ("fast", "reference")
 
-_FORMAT = "fastlayers-weights"
-_FORMAT_VERSION = 1
-_META_KEY = "__fastlayers_meta__"
-# Arrays besides weights and bias that a layer needs at test time.
-_BUFFERS = ("running_mean", "running_var")
-
 
 def _backend_module(backend, owner):
     if backend == "fast":
@@ -55,6 +44,38 @@ def _backend_module(backend, owner):
 
         return reference
     raise ValueError(f"{owner}: expected backend 'fast' or 'reference', got {backend!r}")
+
+
+class _Drawn:
+    """An initializer's draw, made from a ``numpy.random.Generator``.
+
+    The initializers draw from NumPy's global random state, because the
+    tutorial's tests reseed it; a seeded build must not touch that shared
+    state (another thread may be drawing from it), so the distributions of
+    the built-in initializers are drawn here from a generator of its own.
+    """
+
+    def __init__(self, template, rng, name):
+        if type(template) not in (Const, UniformRandom, He, Xavier):
+            raise TypeError(
+                f"lenet: expected {name} Const, UniformRandom, He or Xavier with a seed "
+                f"(their draws are made from numpy.random.default_rng(seed)), got {template!r}; "
+                "pass seed=None to use another initializer"
+            )
+        self.template = template
+        self.rng = rng
+
+    def initialize(self, weight_shape):
+        shape = tuple(weight_shape)
+        kind = type(self.template)
+        if kind is Const:
+            return np.full(shape, self.template.value, dtype=np.float64)
+        if kind is UniformRandom:
+            return self.rng.random(shape)
+        # He and Xavier read (fan_out, fan_in, ...), as the layers ask for.
+        fan_out, fan_in = shape[0], shape[1]
+        variance = 2.0 / fan_in if kind is He else 2.0 / (fan_in + fan_out)
+        return self.rng.normal(0.0, np.sqrt(variance), shape)
 
 
 def _positive_int(value, owner, name, minimum=1):
@@ -106,10 +127,16 @@ def lenet(
         Channels, height and width of one input image; height and width
         at least 4.
     seed : int, optional
-        Seed for the random initial parameters.  The initializers draw from
-        NumPy's global random state; with a seed it is seeded for the build
-        and restored afterwards.  Without one the global state is used (and
-        advanced) as it is.
+        Seed for the random initial parameters, drawn from a
+        ``numpy.random.default_rng(seed)`` of this call alone: the same
+        seed gives the same network, also when several threads build at
+        once, whatever NumPy's global random state holds.  The
+        initializers must then be ``Const``, ``UniformRandom``, ``He`` or
+        ``Xavier`` (their draws are made from that generator).  Without a
+        seed the initializers draw from NumPy's global random state, as in
+        the tutorial.  Either way, constructing the fully connected layers
+        advances the global state (their constructor fills the weights
+        before the network initializes them).
 
     Returns
     -------
@@ -143,32 +170,39 @@ def lenet(
     weights_initializer = He() if weights_initializer is None else weights_initializer
     bias_initializer = Const(0.1) if bias_initializer is None else bias_initializer
 
-    saved_state = None
-    if seed is not None:
-        saved_state = np.random.get_state()
-        np.random.seed(seed)
-    try:
-        net = module.NeuralNetwork(weights_initializer, bias_initializer, dtype=dtype)
-        lr = learning_rate
-        net.append_trainable_layer(
-            module.ConvolutionalLayer((1, 1), (channels, 5, 5), 6, lr, dtype=dtype)
-        )
-        net.append_fixed_layer(module.ReLU())
-        net.append_fixed_layer(module.MaxPoolLayer(neighborhood=(2, 2), stride=(2, 2)))
-        net.append_trainable_layer(module.ConvolutionalLayer((1, 1), (6, 5, 5), 10, lr, dtype=dtype))
-        net.append_fixed_layer(module.ReLU())
-        net.append_fixed_layer(module.MaxPoolLayer(neighborhood=(2, 2), stride=(2, 2)))
-        net.append_fixed_layer(module.FlattenLayer())
-        flat = 10 * (height // 2 // 2) * (width // 2 // 2)
-        net.append_trainable_layer(module.FullyConnectedLayer(flat, 120, lr, dtype=dtype))
-        net.append_fixed_layer(module.ReLU())
-        net.append_trainable_layer(module.FullyConnectedLayer(120, 84, lr, dtype=dtype))
-        net.append_fixed_layer(module.ReLU())
-        net.append_trainable_layer(module.FullyConnectedLayer(84, n_classes, lr, dtype=dtype))
-        net.loss_layer = module.SoftMaxCrossEntropyLoss()
-    finally:
-        if saved_state is not None:
-            np.random.set_state(saved_state)
+    if seed is None:
+        draw_weights, draw_bias = weights_initializer, bias_initializer
+        # The constructor's own fill is replaced when the layer is appended.
+        conv_init = {}
+    else:
+        rng = np.random.default_rng(seed)
+        draw_weights = _Drawn(weights_initializer, rng, "weights_initializer")
+        draw_bias = _Drawn(bias_initializer, rng, "bias_initializer")
+        # A constant fill: the constructor draws nothing from the global state.
+        conv_init = {"weights_initializer": Const(0.0), "bias_initializer": Const(0.0)}
+    net = module.NeuralNetwork(draw_weights, draw_bias, dtype=dtype)
+    lr = learning_rate
+    net.append_trainable_layer(
+        module.ConvolutionalLayer((1, 1), (channels, 5, 5), 6, lr, dtype=dtype, **conv_init)
+    )
+    net.append_fixed_layer(module.ReLU())
+    net.append_fixed_layer(module.MaxPoolLayer(neighborhood=(2, 2), stride=(2, 2)))
+    net.append_trainable_layer(
+        module.ConvolutionalLayer((1, 1), (6, 5, 5), 10, lr, dtype=dtype, **conv_init)
+    )
+    net.append_fixed_layer(module.ReLU())
+    net.append_fixed_layer(module.MaxPoolLayer(neighborhood=(2, 2), stride=(2, 2)))
+    net.append_fixed_layer(module.FlattenLayer())
+    flat = 10 * (height // 2 // 2) * (width // 2 // 2)
+    net.append_trainable_layer(module.FullyConnectedLayer(flat, 120, lr, dtype=dtype))
+    net.append_fixed_layer(module.ReLU())
+    net.append_trainable_layer(module.FullyConnectedLayer(120, 84, lr, dtype=dtype))
+    net.append_fixed_layer(module.ReLU())
+    net.append_trainable_layer(module.FullyConnectedLayer(84, n_classes, lr, dtype=dtype))
+    net.loss_layer = module.SoftMaxCrossEntropyLoss()
+    # Layers appended later are initialized as the caller asked, not from the generator.
+    net.weights_initializer = weights_initializer
+    net.bias_initializer = bias_initializer
     net.spec = {
         "model": "lenet",
         "n_classes": n_classes,
@@ -176,300 +210,4 @@ def lenet(
         "backend": backend,
         "dtype": dtype.name,
     }
-    return net
-
-
-# --------------------------------------------------------------------------
-# Saving and loading parameters
-
-
-def _layers_of(net, owner):
-    layers = getattr(net, "layers", None)
-    if layers is None:
-        raise TypeError(
-            f"{owner}: expected a NeuralNetwork (an object with a 'layers' list), "
-            f"got {type(net).__name__}"
-        )
-    return list(layers)
-
-
-def _bias_folded(layer):
-    """True for the fully connected layers, whose bias is their weights' last row."""
-    weights = getattr(layer, "weights", None)
-    return (
-        hasattr(layer, "input_size")
-        and hasattr(layer, "output_size")
-        and isinstance(weights, np.ndarray)
-        and weights.shape == (layer.input_size + 1, layer.output_size)
-    )
-
-
-def layer_arrays(layer):
-    """Return ``{name: array}`` of what defines a layer's state.
-
-    That is ``weights`` and ``bias`` (only ``weights`` for the fully
-    connected layer, whose bias is folded in) plus the running statistics
-    of batch normalization once it has seen training data.  Layers without
-    parameters give an empty dict.
-    """
-    arrays = {}
-    if not (hasattr(layer, "weights") and hasattr(layer, "get_gradient_weights")):
-        return arrays
-    weights = layer.weights
-    if weights is not None:
-        arrays["weights"] = np.asarray(weights)
-    if not _bias_folded(layer):
-        bias = getattr(layer, "bias", None)
-        if bias is not None:
-            arrays["bias"] = np.asarray(bias)
-    for name in _BUFFERS:
-        value = getattr(layer, name, None)
-        if value is not None:
-            arrays[name] = np.asarray(value)
-    return arrays
-
-
-def describe(net):
-    """Return the architecture of ``net`` as a JSON-serialisable list.
-
-    One entry per layer: its class name and the shapes and dtypes of its
-    parameters.  :func:`load_weights` compares it with the file's.
-    """
-    description = []
-    for layer in _layers_of(net, "describe"):
-        arrays = layer_arrays(layer)
-        description.append(
-            {
-                "type": type(layer).__name__,
-                "arrays": {
-                    name: {"shape": list(arr.shape), "dtype": arr.dtype.name}
-                    for name, arr in arrays.items()
-                },
-            }
-        )
-    return description
-
-
-def save_weights(net, path):
-    """Save the parameters of ``net`` to a ``.npz`` file.
-
-    The file holds every layer's arrays (see :func:`layer_arrays`) under
-    ``"<layer index>.<name>"`` and a JSON description of the architecture
-    (layer types, array shapes and dtypes, and ``net.spec`` if present), so
-    that loading into a different network fails with a clear message.  It
-    is written to a temporary file first and then renamed, so an existing
-    file is never left half-written.
-
-    Parameters
-    ----------
-    net : NeuralNetwork
-    path : str or os.PathLike
-        Destination, used exactly as given (no suffix is appended).
-
-    Returns
-    -------
-    pathlib.Path
-        The path written.
-    """
-    from . import __version__
-
-    layers = _layers_of(net, "save_weights")
-    path = Path(path)
-    arrays = {}
-    for index, layer in enumerate(layers):
-        for name, arr in layer_arrays(layer).items():
-            arrays[f"{index}.{name}"] = arr
-    meta = {
-        "format": _FORMAT,
-        "version": _FORMAT_VERSION,
-        "fastlayers_version": __version__,
-        "layers": describe(net),
-        "loss_layer": None if net.loss_layer is None else type(net.loss_layer).__name__,
-        "spec": getattr(net, "spec", None),
-    }
-    arrays[_META_KEY] = np.array(json.dumps(meta))
-    directory = path.parent
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
-
-
-def _read(path, owner):
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{owner}: no weights file at {path}")
-    try:
-        loaded = np.load(path, allow_pickle=False)
-    except Exception as error:  # zipfile.BadZipFile, ValueError, OSError, EOFError...
-        raise ValueError(f"{owner}: {path} is not a readable .npz weights file ({error})") from error
-    if not hasattr(loaded, "files"):
-        raise ValueError(f"{owner}: {path} is a single .npy array, not a .npz weights file")
-    try:
-        with loaded:
-            arrays = {key: loaded[key] for key in loaded.files}
-    except Exception as error:
-        raise ValueError(f"{owner}: {path} is not a readable .npz weights file ({error})") from error
-    meta_raw = arrays.pop(_META_KEY, None)
-    if meta_raw is None:
-        raise ValueError(
-            f"{owner}: {path} has no fastlayers metadata; it was not written by save_weights"
-        )
-    try:
-        meta = json.loads(str(meta_raw[()]))
-    except (ValueError, TypeError) as error:
-        raise ValueError(f"{owner}: {path} has unreadable metadata ({error})") from error
-    if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
-        raise ValueError(f"{owner}: {path} is not a fastlayers weights file")
-    if meta.get("version") != _FORMAT_VERSION:
-        raise ValueError(
-            f"{owner}: {path} uses weights format version {meta.get('version')!r}; "
-            f"this fastlayers reads version {_FORMAT_VERSION}"
-        )
-    return meta, arrays
-
-
-def _summary(layers):
-    return ", ".join(entry["type"] for entry in layers)
-
-
-def load_weights(net, path, *, cast=True):
-    """Load parameters saved by :func:`save_weights` into ``net``.
-
-    Everything is checked before anything is assigned, so a failed load
-    leaves ``net`` unchanged.  Files are interchangeable between the fast
-    and the reference layers (they have the same class names and shapes).
-
-    Parameters
-    ----------
-    net : NeuralNetwork
-        A network of the same architecture as the saved one.
-    path : str or os.PathLike
-    cast : bool, default True
-        Convert stored float32/float64 arrays to each layer's dtype.  If
-        False a dtype mismatch is an error.
-
-    Returns
-    -------
-    dict
-        The file's metadata (``layers``, ``spec``, ``fastlayers_version``...).
-
-    Raises
-    ------
-    FileNotFoundError
-        If ``path`` does not exist.
-    ValueError
-        If the file is not a fastlayers weights file, or its layer types,
-        array names, shapes or dtypes do not match ``net``.
-    """
-    owner = "load_weights"
-    layers = _layers_of(net, owner)
-    meta, arrays = _read(path, owner)
-    saved = meta.get("layers", [])
-    current = describe(net)
-    if [entry.get("type") for entry in saved] != [entry["type"] for entry in current]:
-        raise ValueError(
-            f"{owner}: {path} holds a network of {len(saved)} layers ({_summary(saved)}); "
-            f"the network to load into has {len(current)} layers ({_summary(current)})"
-        )
-    assignments = []
-    for index, (layer, entry) in enumerate(zip(layers, current)):
-        expected = entry["arrays"]
-        stored_names = sorted(
-            key.split(".", 1)[1] for key in arrays if key.split(".", 1)[0] == str(index)
-        )
-        # Running statistics exist only once a layer has trained; a file may
-        # carry them for a fresh layer, and a trained layer may load a file
-        # written before its first training batch.
-        needed = sorted(name for name in expected if name not in _BUFFERS)
-        missing = [name for name in needed if name not in stored_names]
-        if missing:
-            raise ValueError(
-                f"{owner}: {path} lacks {', '.join(missing)} of layer {index} "
-                f"({entry['type']})"
-            )
-        for name in stored_names:
-            arr = arrays[f"{index}.{name}"]
-            # Parameters created on the first forward (BatchNorm) may be absent
-            # from a fresh layer; they are then taken as stored.
-            lazy = name in ("weights", "bias") and getattr(layer, name, None) is None
-            if name not in expected and name not in _BUFFERS and not lazy:
-                raise ValueError(
-                    f"{owner}: {path} holds {name!r} for layer {index} ({entry['type']}), "
-                    "which has no such parameter"
-                )
-            if arr.dtype.kind != "f":
-                raise ValueError(
-                    f"{owner}: {name} of layer {index} ({entry['type']}) in {path} has dtype "
-                    f"{arr.dtype}; expected float32 or float64"
-                )
-            if name in expected:
-                want_shape = tuple(expected[name]["shape"])
-                want_dtype = np.dtype(expected[name]["dtype"])
-                if arr.shape != want_shape:
-                    raise ValueError(
-                        f"{owner}: {name} of layer {index} ({entry['type']}) has shape "
-                        f"{arr.shape} in {path}, but the network's has shape {want_shape}"
-                    )
-                if not cast and arr.dtype != want_dtype:
-                    raise ValueError(
-                        f"{owner}: {name} of layer {index} ({entry['type']}) is {arr.dtype} in "
-                        f"{path}, but the network's is {want_dtype} (pass cast=True to convert)"
-                    )
-                arr = arr.astype(want_dtype, copy=True)
-            assignments.append((layer, name, arr))
-    for layer, name, arr in assignments:
-        if name in _BUFFERS or getattr(layer, name, None) is None:
-            layer_dtype = getattr(layer, "dtype", arr.dtype)
-            arr = arr.astype(layer_dtype, copy=False)
-            setattr(layer, name, arr if name in _BUFFERS else arr.copy())
-        else:
-            setattr(layer, name, arr)
-    return meta
-
-
-def load_model(path, *, backend="fast", dtype=None):
-    """Rebuild a network saved with :func:`save_weights` and load its parameters.
-
-    Works for networks built by :func:`lenet` (the file records its
-    arguments).  For other networks build the architecture yourself and
-    call :func:`load_weights`.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-    backend : {"fast", "reference"}, default "fast"
-    dtype : float32 or float64, optional
-        Default: the dtype the network was saved in.
-
-    Returns
-    -------
-    NeuralNetwork
-    """
-    owner = "load_model"
-    _backend_module(backend, owner)
-    meta, _ = _read(path, owner)
-    spec = meta.get("spec")
-    if not isinstance(spec, dict) or spec.get("model") != "lenet":
-        raise ValueError(
-            f"{owner}: {path} does not record a network built by fastlayers.models.lenet; "
-            "build the network yourself and use load_weights"
-        )
-    net = lenet(
-        spec["n_classes"],
-        backend=backend,
-        dtype=spec["dtype"] if dtype is None else dtype,
-        input_shape=tuple(spec["input_shape"]),
-        seed=0,
-    )
-    load_weights(net, path)
     return net

@@ -28,10 +28,10 @@ not need retuning when the batch size changes.  With the tutorial's own
 ``NeuralNetwork.train`` the gradient is the batch sum, so the effective
 step grows with the batch size.
 
-Only the fast layers (:mod:`fastlayers.layers`) call an assigned optimizer
-from ``backward``.  The reference layers always take the plain step;
-:class:`~fastlayers.training.Trainer` applies an optimizer to them from
-outside instead (see :func:`supports_optimizer`).
+The fast layers (:mod:`fastlayers.layers`) and the reference layers
+(:mod:`fastlayers.reference`) share this hook: both call an assigned
+optimizer at the end of ``backward``
+(:class:`fastlayers.parameters.TrainableLayer`).
 """
 
 from __future__ import annotations
@@ -41,12 +41,15 @@ import numbers
 
 import numpy as np
 
+from ._validation import describe
+from .parameters import TrainableLayer
+
 __all__ = [
     "Adam",
     "Optimizer",
     "SGD",
+    "check_optimizer_hooks",
     "set_optimizer",
-    "supports_optimizer",
     "trainable_layers",
 ]
 
@@ -160,10 +163,21 @@ class Optimizer:
                 + (f" of dtype {param.dtype}" if isinstance(param, np.ndarray) else "")
             )
         if not param.flags.writeable:
-            raise TypeError(f"{self._owner}: parameter {name!r} is read-only; cannot update it in place")
-        grad = np.asarray(grad)
+            raise TypeError(
+                f"{self._owner}: parameter {name!r} is read-only; cannot update it in place"
+            )
+        try:
+            grad = np.asarray(grad)
+        except ValueError as exc:
+            # NumPy's "inhomogeneous shape" message names neither us nor the argument.
+            raise ValueError(
+                f"{self._owner}: expected the gradient of {name!r} as an array, "
+                f"got a ragged nested sequence ({exc})"
+            ) from None
         if grad.dtype.kind not in "fiu":
-            raise TypeError(f"{self._owner}: expected a real gradient for {name!r}, got dtype {grad.dtype}")
+            raise TypeError(
+                f"{self._owner}: expected a real gradient for {name!r}, got dtype {grad.dtype}"
+            )
         if grad.shape != param.shape:
             raise ValueError(
                 f"{self._owner}: gradient of {name!r} has shape {grad.shape}, "
@@ -324,34 +338,37 @@ class Adam(Optimizer):
         param -= self.learning_rate * m_hat / (np.sqrt(v_hat) + self.epsilon)
 
 
-def trainable_layers(net_or_layers):
-    """Return the layers with parameters of a network or a list of layers.
+def trainable_layers(net_or_layers, owner="trainable_layers"):
+    """Return the layers with parameters of a network, a list of layers or one layer.
 
     A layer counts as trainable if it has ``weights`` and
     ``get_gradient_weights()``, the tutorial's interface.
+
+    Raises
+    ------
+    TypeError
+        If ``net_or_layers`` is none of the three (a number, None, ...).
     """
     layers = getattr(net_or_layers, "layers", net_or_layers)
-    try:
-        layers = list(layers)
-    except TypeError:
+    if isinstance(layers, (str, bytes)):
+        layers = None
+    elif callable(getattr(layers, "forward", None)):
         layers = [layers]
+    else:
+        try:
+            layers = list(layers)
+        except TypeError:
+            layers = None
+    if layers is None:
+        raise TypeError(
+            f"{owner}: expected net_or_layers as a NeuralNetwork, an iterable of layers or "
+            f"a layer, got {describe(net_or_layers)}"
+        )
     return [
         layer
         for layer in layers
         if hasattr(layer, "weights") and callable(getattr(layer, "get_gradient_weights", None))
     ]
-
-
-def supports_optimizer(layer):
-    """Whether ``layer`` applies an assigned ``layer.optimizer`` in ``backward``.
-
-    True for the fast layers with parameters; False for the reference
-    layers, which always take the plain SGD step with their
-    ``learning_rate``.
-    """
-    from .layers._trainable import TrainableLayer
-
-    return isinstance(layer, TrainableLayer)
 
 
 def set_optimizer(net_or_layers, optimizer):
@@ -374,24 +391,35 @@ def set_optimizer(net_or_layers, optimizer):
     Raises
     ------
     TypeError
-        If ``optimizer`` is none of the above, or a trainable layer does not
-        support optimizers (the reference layers; train those with
-        :class:`fastlayers.training.Trainer`, which applies the optimizer
-        after ``backward``).
+        If ``optimizer`` is none of the above, or a layer with the
+        tutorial's parameter interface is not a
+        :class:`fastlayers.parameters.TrainableLayer` (a layer class of your
+        own), which would ignore the optimizer.
     """
     factory = _factory(optimizer, "set_optimizer")
-    layers = trainable_layers(net_or_layers)
-    for layer in layers:
-        if not supports_optimizer(layer):
-            raise TypeError(
-                f"set_optimizer: {type(layer).__module__}.{type(layer).__name__} has no "
-                "optimizer hook (it always takes the plain SGD step); train it with "
-                "fastlayers.training.Trainer(net, optimizer=...), which applies the "
-                "optimizer after backward"
-            )
+    layers = trainable_layers(net_or_layers, "set_optimizer")
+    check_optimizer_hooks(layers, "set_optimizer")
     for layer in layers:
         layer.optimizer = factory()
     return layers
+
+
+def check_optimizer_hooks(layers, owner):
+    """Raise ``TypeError`` unless every layer of ``layers`` applies ``layer.optimizer``.
+
+    The hook is that of :class:`fastlayers.parameters.TrainableLayer`, the
+    base of every fastlayers layer with parameters; a layer class of one's
+    own with ``weights`` and ``get_gradient_weights`` but another base
+    would silently keep its own update.
+    """
+    for layer in layers:
+        if not isinstance(layer, TrainableLayer):
+            raise TypeError(
+                f"{owner}: expected layers with the optimizer hook of "
+                "fastlayers.parameters.TrainableLayer, got "
+                f"{type(layer).__module__}.{type(layer).__name__}, which would ignore "
+                "the optimizer (derive it from TrainableLayer)"
+            )
 
 
 def _factory(optimizer, owner):

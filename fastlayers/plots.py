@@ -85,15 +85,31 @@ def plot_history(history, path, *, title=None, dpi=100):
             positions.extend(first + offset + (np.arange(count) + 1) / max(count, 1))
         if len(positions) != steps.size:
             positions = (np.arange(steps.size) + 1) / max(steps.size, 1) * max(len(epochs), 1)
-        loss_axes.plot(positions, steps, color="tab:blue", alpha=0.3, linewidth=0.8,
-                       label="train loss (per step)")
+        loss_axes.plot(
+            positions,
+            steps,
+            color="tab:blue",
+            alpha=0.3,
+            linewidth=0.8,
+            label="train loss (per step)",
+        )
     if epochs:
-        loss_axes.plot(epoch_numbers, [e["train_loss"] for e in epochs], "o-",
-                       color="tab:blue", label="train loss (epoch mean)")
+        loss_axes.plot(
+            epoch_numbers,
+            [e["train_loss"] for e in epochs],
+            "o-",
+            color="tab:blue",
+            label="train loss (epoch mean)",
+        )
         test_losses = [e.get("test_loss") for e in epochs]
         if any(v is not None for v in test_losses):
-            loss_axes.plot(epoch_numbers, [np.nan if v is None else v for v in test_losses],
-                           "s-", color="tab:orange", label="test loss")
+            loss_axes.plot(
+                epoch_numbers,
+                [np.nan if v is None else v for v in test_losses],
+                "s-",
+                color="tab:orange",
+                label="test loss",
+            )
     loss_axes.set_xlabel("epoch")
     loss_axes.set_ylabel("cross-entropy loss per sample")
     positive = steps[np.isfinite(steps) & (steps > 0)] if steps.size else steps
@@ -109,13 +125,20 @@ def plot_history(history, path, *, title=None, dpi=100):
         accuracy_axes.plot(epoch_numbers, values, "o-", color="tab:green")
         for x, y in zip(epoch_numbers, values):
             if np.isfinite(y):
-                accuracy_axes.annotate(f"{y:.2f}%", (x, y), textcoords="offset points",
-                                       xytext=(0, 6), ha="center", fontsize=8)
+                accuracy_axes.annotate(
+                    f"{y:.2f}%",
+                    (x, y),
+                    textcoords="offset points",
+                    xytext=(0, 6),
+                    ha="center",
+                    fontsize=8,
+                )
         accuracy_axes.set_ylabel("test accuracy (%)")
         accuracy_axes.set_title("test accuracy")
     else:
-        accuracy_axes.text(0.5, 0.5, "no test data", ha="center", va="center",
-                           transform=accuracy_axes.transAxes)
+        accuracy_axes.text(
+            0.5, 0.5, "no test data", ha="center", va="center", transform=accuracy_axes.transAxes
+        )
     accuracy_axes.set_xlabel("epoch")
     if epoch_numbers:
         accuracy_axes.set_xticks(epoch_numbers)
@@ -126,8 +149,19 @@ def plot_history(history, path, *, title=None, dpi=100):
     return _save(figure, path, dpi)
 
 
-def plot_predictions(images, true_labels, predicted_labels, path, *, n_images=24, columns=8,
-                     seed=0, indices=None, title=None, dpi=100):
+def plot_predictions(
+    images,
+    true_labels,
+    predicted_labels,
+    path,
+    *,
+    n_images=24,
+    columns=8,
+    seed=0,
+    indices=None,
+    title=None,
+    dpi=100,
+):
     """Draw a grid of test images, each titled ``"pred X / true Y"``.
 
     Wrong predictions get a red title.
@@ -192,8 +226,11 @@ def plot_predictions(images, true_labels, predicted_labels, path, *, n_images=24
     for ax, index in zip(axes, indices):
         predicted, truth = int(predicted_labels[index]), int(true_labels[index])
         ax.imshow(images[index], cmap="gray", vmin=0, vmax=vmax, interpolation="nearest")
-        ax.set_title(f"pred {predicted} / true {truth}", fontsize=9,
-                     color="black" if predicted == truth else "red")
+        ax.set_title(
+            f"pred {predicted} / true {truth}",
+            fontsize=9,
+            color="black" if predicted == truth else "red",
+        )
     if title:
         figure.suptitle(title)
     figure.tight_layout()

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 import fastlayers as fl
-
 from fastlayers.cli import main
 from fastlayers.datasets import MNIST_FILES, load_bundled_mnist, write_idx
 from fastlayers.models import load_model
@@ -20,13 +19,13 @@ REPO = Path(__file__).resolve().parents[1]
 QUICK = ["--limit-train", "256", "--limit-test", "100", "--epochs", "1"]
 
 
-
 @pytest.fixture(autouse=True)
 def _restore_thread_count():
     """Some tests choose a thread count; later tests get the one they found."""
     before = fl.get_num_threads()
     yield
     fl.set_num_threads(before)
+
 
 def run(argv, capsys):
     code = main(argv)
@@ -51,8 +50,15 @@ def test_quick_run_writes_all_outputs(tmp_path, capsys):
     metrics = json.loads((out / "metrics.json").read_text())
     assert len(metrics["epochs"]) == 2
     for epoch in metrics["epochs"]:
-        assert {"epoch", "train_loss", "test_loss", "test_accuracy", "samples_per_second",
-                "seconds", "learning_rate"} <= set(epoch)
+        assert {
+            "epoch",
+            "train_loss",
+            "test_loss",
+            "test_accuracy",
+            "samples_per_second",
+            "seconds",
+            "learning_rate",
+        } <= set(epoch)
     assert metrics["final_test_accuracy"] == metrics["epochs"][-1]["test_accuracy"]
     assert 0.0 <= metrics["final_test_accuracy"] <= 1.0
     assert len(metrics["step_losses"]) == 2 * 8
@@ -61,7 +67,9 @@ def test_quick_run_writes_all_outputs(tmp_path, capsys):
     assert settings["epochs"] == 2 and settings["batch_size"] == 32
     assert settings["optimizer"] == "adam" and settings["learning_rate"] == 1e-3
     assert settings["dtype"] == "float32" and settings["backend"] == "fast"
-    assert settings["data"] == "bundled" and settings["n_train"] == 256 and settings["n_test"] == 100
+    assert (
+        settings["data"] == "bundled" and settings["n_train"] == 256 and settings["n_test"] == 100
+    )
     assert settings["seed"] == 0 and settings["threads"] == metrics["threads"] >= 1
     assert {"fastlayers", "numpy", "numba", "scipy", "python"} <= set(metrics["versions"])
     assert np.sum(metrics["confusion_matrix"]) == 100
@@ -74,10 +82,31 @@ def test_quick_run_writes_all_outputs(tmp_path, capsys):
 
 
 def test_same_seed_same_metrics_and_options_are_applied(tmp_path, capsys):
-    argv = ["train", *QUICK, "--optimizer", "momentum", "--momentum", "0.8", "--nesterov",
-            "--learning-rate", "0.02", "--weight-decay", "1e-4", "--dtype", "float64",
-            "--batch-size", "64", "--seed", "3", "--threads", "1", "--lr-decay", "1",
-            "--no-plots", "--quiet"]
+    argv = [
+        "train",
+        *QUICK,
+        "--optimizer",
+        "momentum",
+        "--momentum",
+        "0.8",
+        "--nesterov",
+        "--learning-rate",
+        "0.02",
+        "--weight-decay",
+        "1e-4",
+        "--dtype",
+        "float64",
+        "--batch-size",
+        "64",
+        "--seed",
+        "3",
+        "--threads",
+        "1",
+        "--lr-decay",
+        "1",
+        "--no-plots",
+        "--quiet",
+    ]
     losses = []
     for name in ("a", "b"):
         code, stdout, stderr = run(argv + ["-o", str(tmp_path / name)], capsys)
@@ -89,8 +118,13 @@ def test_same_seed_same_metrics_and_options_are_applied(tmp_path, capsys):
         assert not (tmp_path / name / "loss_accuracy.png").exists()
     assert losses[0] == losses[1]
     config = metrics["settings"]["optimizer_config"]
-    assert config == {"name": "SGD", "learning_rate": 0.02, "momentum": 0.8,
-                      "weight_decay": 1e-4, "nesterov": True}
+    assert config == {
+        "name": "SGD",
+        "learning_rate": 0.02,
+        "momentum": 0.8,
+        "weight_decay": 1e-4,
+        "nesterov": True,
+    }
     assert metrics["settings"]["threads"] == 1 and metrics["settings"]["dtype"] == "float64"
     assert len(losses[0]) == 4
 
@@ -99,12 +133,28 @@ def test_data_from_a_folder_of_idx_files(tmp_path, capsys):
     mnist = load_bundled_mnist()
     folder = tmp_path / "mnist"
     folder.mkdir()
-    arrays = (mnist.train_images[:96], mnist.train_labels[:96],
-              mnist.test_images[:40], mnist.test_labels[:40])
+    arrays = (
+        mnist.train_images[:96],
+        mnist.train_labels[:96],
+        mnist.test_images[:40],
+        mnist.test_labels[:40],
+    )
     for stem, array in zip(MNIST_FILES, arrays):
         write_idx(folder / stem, array)  # uncompressed works as well as .gz
-    code, stdout, stderr = run(["train", "--data", str(folder), "--epochs", "1", "--quiet",
-                                "--no-plots", "-o", str(tmp_path / "out")], capsys)
+    code, stdout, stderr = run(
+        [
+            "train",
+            "--data",
+            str(folder),
+            "--epochs",
+            "1",
+            "--quiet",
+            "--no-plots",
+            "-o",
+            str(tmp_path / "out"),
+        ],
+        capsys,
+    )
     assert code == 0, stderr
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["settings"]["n_train"] == 96 and metrics["settings"]["n_test"] == 40
@@ -167,9 +217,23 @@ def test_output_dir_that_is_a_file(tmp_path, capsys):
 
 
 def test_diverging_run_exits_1_without_traceback(tmp_path, capsys):
-    code, _, stderr = run(["train", "--limit-train", "512", "--limit-test", "10",
-                           "--optimizer", "sgd", "--learning-rate", "1e4", "--quiet",
-                           "-o", str(tmp_path)], capsys)
+    code, _, stderr = run(
+        [
+            "train",
+            "--limit-train",
+            "512",
+            "--limit-test",
+            "10",
+            "--optimizer",
+            "sgd",
+            "--learning-rate",
+            "1e4",
+            "--quiet",
+            "-o",
+            str(tmp_path),
+        ],
+        capsys,
+    )
     assert code == 1
     assert "error: the training loss became" in stderr and "Traceback" not in stderr
 
@@ -185,7 +249,11 @@ def test_python_dash_m_entry_point(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.run(
         [sys.executable, "-m", "fastlayers", "train", "--epochs", "-2"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 2
     assert "fastlayers train: error: argument --epochs" in proc.stderr

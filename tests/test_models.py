@@ -1,6 +1,7 @@
 """LeNet, and saving and loading network parameters."""
 
 import json
+import threading
 import zipfile
 
 import numpy as np
@@ -11,11 +12,17 @@ from fastlayers import reference
 from fastlayers.models import describe, lenet, load_model, load_weights, save_weights
 
 LENET_TYPES = [
-    "ConvolutionalLayer", "ReLU", "MaxPoolLayer",
-    "ConvolutionalLayer", "ReLU", "MaxPoolLayer",
+    "ConvolutionalLayer",
+    "ReLU",
+    "MaxPoolLayer",
+    "ConvolutionalLayer",
+    "ReLU",
+    "MaxPoolLayer",
     "FlattenLayer",
-    "FullyConnectedLayer", "ReLU",
-    "FullyConnectedLayer", "ReLU",
+    "FullyConnectedLayer",
+    "ReLU",
+    "FullyConnectedLayer",
+    "ReLU",
     "FullyConnectedLayer",
 ]
 
@@ -55,8 +62,11 @@ def test_lenet_structure_shapes_and_dtype(backend, module, dtype):
     assert scores.shape == (3, 10) and scores.dtype == dtype
     np.testing.assert_allclose(scores.sum(axis=1), 1.0, rtol=1e-5)
     assert net.spec == {
-        "model": "lenet", "n_classes": 10, "input_shape": [1, 28, 28],
-        "backend": backend, "dtype": np.dtype(dtype).name,
+        "model": "lenet",
+        "n_classes": 10,
+        "input_shape": [1, 28, 28],
+        "backend": backend,
+        "dtype": np.dtype(dtype).name,
     }
 
 
@@ -74,17 +84,78 @@ def test_lenet_other_sizes_and_classes():
     assert net.test(np.zeros((2, 3, 32, 20))).shape == (2, 5)
 
 
-def test_same_seed_same_parameters_in_both_backends_and_global_state_untouched():
+def test_same_seed_same_parameters_in_both_backends_whatever_the_global_state():
     np.random.seed(99)
-    state = np.random.get_state()[1].copy()
     fast = lenet(seed=5)
+    np.random.seed(12345)
     ref = lenet(seed=5, backend="reference")
-    np.testing.assert_array_equal(np.random.get_state()[1], state)
     for (wf, bf), (wr, br) in zip(_params(fast), _params(ref)):
         np.testing.assert_array_equal(wf, wr)
         np.testing.assert_array_equal(bf, br)
     other = lenet(seed=6)
     assert not np.array_equal(_params(other)[0][0], _params(fast)[0][0])
+    # Layers appended later use the initializers the caller gave, not the seeded draw.
+    assert type(fast.weights_initializer) is fl.He
+    assert type(fast.bias_initializer) is fl.Const
+
+
+def test_seeded_builds_in_four_threads_at_once_equal_a_build_alone():
+    alone = {seed: _params(lenet(seed=seed)) for seed in (1, 2)}
+    built = {}
+    barrier = threading.Barrier(4)
+
+    def build(index):
+        barrier.wait()  # start together, so the builds overlap
+        for repeat in range(5):
+            seed = 1 + (index + repeat) % 2
+            built[index, repeat] = (seed, _params(lenet(seed=seed)))
+
+    threads = [threading.Thread(target=build, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(built) == 20
+    for seed, params in built.values():
+        for (w, b), (w0, b0) in zip(params, alone[seed]):
+            np.testing.assert_array_equal(w, w0)
+            np.testing.assert_array_equal(b, b0)
+
+
+@pytest.mark.parametrize(
+    "name, initializer",
+    [
+        ("He", fl.He()),
+        ("Xavier", fl.Xavier()),
+        ("UniformRandom", fl.UniformRandom()),
+        ("Const", fl.Const(0.25)),
+    ],
+)
+def test_seeded_initializers_draw_their_documented_distribution(name, initializer):
+    net = lenet(seed=4, weights_initializer=initializer)
+    fc = net.layers[7]  # 490 inputs, 120 outputs: enough values for the moments
+    w = fc.weights[:-1]
+    if name == "Const":
+        np.testing.assert_array_equal(w, 0.25)
+        return
+    if name == "UniformRandom":
+        assert w.min() >= 0 and w.max() < 1
+        assert abs(w.mean() - 0.5) < 0.01 and abs(w.var() - 1 / 12) < 0.005
+        return
+    std = np.sqrt(2 / 490) if name == "He" else np.sqrt(2 / (490 + 120))
+    assert abs(w.mean()) < 0.03 * std  # about 7 standard errors of the mean
+    assert abs(w.std() - std) < 0.05 * std
+
+
+def test_seed_with_an_initializer_of_ones_own_is_refused():
+    class Ones:
+        def initialize(self, shape):
+            return np.ones(shape)
+
+    with pytest.raises(TypeError, match="lenet: expected weights_initializer Const, Uniform"):
+        lenet(seed=0, weights_initializer=Ones())
+    # Without a seed any initializer is used as it is.
+    assert np.all(lenet(weights_initializer=Ones()).layers[0].weights == 1)
 
 
 def test_without_seed_the_global_state_is_used():

@@ -6,7 +6,7 @@ import pytest
 import fastlayers as fl
 from fastlayers import reference
 from fastlayers.models import lenet
-from fastlayers.optimizers import SGD, Adam, Optimizer, set_optimizer, supports_optimizer, trainable_layers
+from fastlayers.optimizers import SGD, Adam, Optimizer, set_optimizer, trainable_layers
 
 P0 = np.array([[0.5, -1.0, 2.0], [0.25, 0.0, -3.0]])
 GRADS = [
@@ -179,7 +179,11 @@ def test_repr_names_the_class_and_hyperparameters():
         (lambda: Adam(beta1=1.0), ValueError, "Adam: expected beta1 < 1"),
         (lambda: Adam(beta2=-0.5), ValueError, "Adam: expected beta2 >= 0"),
         (lambda: Adam(epsilon=0.0), ValueError, "Adam: expected epsilon > 0"),
-        (lambda: Adam(weight_decay=float("inf")), ValueError, "Adam: expected a finite weight_decay"),
+        (
+            lambda: Adam(weight_decay=float("inf")),
+            ValueError,
+            "Adam: expected a finite weight_decay",
+        ),
         (lambda: Adam(decoupled="yes"), TypeError, "Adam: expected decoupled as a bool"),
     ],
 )
@@ -273,13 +277,54 @@ def test_set_optimizer_accepts_a_factory():
         set_optimizer(net, "adam")
 
 
-def test_set_optimizer_refuses_layers_without_the_hook():
+def test_reference_layers_take_the_same_optimizer_step():
+    # One parameter base: the reference layers apply an assigned optimizer
+    # in backward exactly as the fast layers do.
+    nets = {backend: lenet(seed=0, backend=backend) for backend in ("fast", "reference")}
+    for net in nets.values():
+        assert len(set_optimizer(net, SGD(0.01, momentum=0.9))) == 5
+    np.random.seed(0)
+    x = np.random.rand(2, 1, 28, 28)
+    labels = np.eye(10)[[3, 7]]
+    for net in nets.values():
+        logits = x
+        for layer in net.layers:
+            logits = layer.forward(logits)
+        net.loss_layer.forward(logits, labels)
+        error = net.loss_layer.backward(labels)
+        for layer in reversed(net.layers):
+            error = layer.backward(error)
+    for fast, ref in zip(trainable_layers(nets["fast"]), trainable_layers(nets["reference"])):
+        assert ref.optimizer.state["weights"]["step"] == 1
+        scale = np.abs(ref.weights).max()
+        np.testing.assert_allclose(fast.weights, ref.weights, rtol=1e-10, atol=1e-10 * scale)
+
+
+class _OwnLayer:
+    """A tutorial-style layer of one's own: weights, gradients, its own update."""
+
+    def __init__(self):
+        self.weights = np.zeros((2, 2))
+
+    def get_gradient_weights(self):
+        return np.zeros((2, 2))
+
+
+def test_set_optimizer_refuses_a_layer_that_would_ignore_it():
     net = lenet(seed=0, backend="reference")
-    assert not any(supports_optimizer(layer) for layer in net.layers)
-    with pytest.raises(TypeError, match="Trainer"):
+    net.layers.append(_OwnLayer())
+    with pytest.raises(TypeError, match="set_optimizer: .*_OwnLayer.*TrainableLayer"):
         set_optimizer(net, Adam())
-    assert supports_optimizer(fl.FullyConnectedLayer(2, 2, 0.1))
-    assert not supports_optimizer(reference.FullyConnectedLayer(2, 2, 0.1))
+    # Nothing was assigned before the refusal.
+    assert all(layer.optimizer is None for layer in trainable_layers(net.layers[:-1]))
+
+
+def test_optimizer_attribute_is_checked():
+    layer = reference.FullyConnectedLayer(2, 2, 0.1)
+    with pytest.raises(TypeError, match="FullyConnectedLayer: expected optimizer"):
+        layer.optimizer = "adam"
+    layer.optimizer = SGD(0.1)
+    layer.optimizer = None
 
 
 def test_optimizer_base_class_is_abstract():

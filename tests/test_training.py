@@ -24,13 +24,13 @@ from fastlayers.training import (
 )
 
 
-
 @pytest.fixture(autouse=True)
 def _restore_thread_count():
     """Some tests choose a thread count; later tests get the one they found."""
     before = fl.get_num_threads()
     yield
     fl.set_num_threads(before)
+
 
 @pytest.fixture(scope="module")
 def mnist():
@@ -40,17 +40,38 @@ def mnist():
 @pytest.fixture(scope="module")
 def small(mnist):
     """512 training and 200 test images."""
-    return (mnist.train_images[:512], mnist.train_labels[:512],
-            mnist.test_images[:200], mnist.test_labels[:200])
+    return (
+        mnist.train_images[:512],
+        mnist.train_labels[:512],
+        mnist.test_images[:200],
+        mnist.test_labels[:200],
+    )
 
 
-def _fit(data, *, backend="fast", dtype=np.float32, optimizer=None, epochs=1, seed=0,
-         batch_size=32, threads=None, **kwargs):
+def _fit(
+    data,
+    *,
+    backend="fast",
+    dtype=np.float32,
+    optimizer=None,
+    epochs=1,
+    seed=0,
+    batch_size=32,
+    threads=None,
+    **kwargs,
+):
     net = lenet(backend=backend, dtype=dtype, seed=seed)
-    trainer = Trainer(net, optimizer=optimizer if optimizer is not None else Adam(1e-3),
-                      batch_size=batch_size, seed=seed, threads=threads, **kwargs)
-    result = trainer.fit(data[0], data[1], epochs=epochs,
-                         test_data=(data[2], data[3]) if len(data) == 4 else None)
+    trainer = Trainer(
+        net,
+        optimizer=optimizer if optimizer is not None else Adam(1e-3),
+        batch_size=batch_size,
+        seed=seed,
+        threads=threads,
+        **kwargs,
+    )
+    result = trainer.fit(
+        data[0], data[1], epochs=epochs, test_data=(data[2], data[3]) if len(data) == 4 else None
+    )
     return net, trainer, result
 
 
@@ -96,15 +117,13 @@ def test_fast_and_reference_agree_over_20_steps_float64(mnist):
     for backend in ("fast", "reference"):
         net = lenet(backend=backend, dtype=np.float64, seed=3, learning_rate=0.05)
         # optimizer None: each layer's own plain SGD step, on the mean gradient.
-        histories[backend] = np.array(
-            Trainer(net, batch_size=8, seed=5).fit(x, y).step_losses
-        )
+        histories[backend] = np.array(Trainer(net, batch_size=8, seed=5).fit(x, y).step_losses)
     assert len(histories["fast"]) == 20
     assert histories["fast"][-1] < histories["fast"][0]
     np.testing.assert_allclose(histories["fast"], histories["reference"], rtol=1e-9, atol=0)
 
 
-def test_reference_layers_train_with_adam_from_outside(mnist):
+def test_reference_layers_train_with_adam_through_their_own_hook(mnist):
     x, y = mnist.train_images[:40], mnist.train_labels[:40]
     histories, nets = {}, {}
     for backend in ("fast", "reference"):
@@ -116,8 +135,77 @@ def test_reference_layers_train_with_adam_from_outside(mnist):
     for lf, lr in zip(nets["fast"].layers, nets["reference"].layers):
         if hasattr(lf, "weights"):
             np.testing.assert_allclose(lf.weights, lr.weights, rtol=1e-8, atol=1e-12)
-            assert lr.learning_rate == 0.001  # restored after every step
-            assert not hasattr(lr, "optimizer")
+            assert lr.learning_rate == 0.001  # the layer's own rate is left alone
+            assert isinstance(lr.optimizer, Adam) and lr.optimizer is not lf.optimizer
+            assert lr.optimizer.state["weights"]["step"] == 5
+
+
+def test_trainer_drives_the_network_and_leaves_its_layers_in_place(small):
+    net = lenet(seed=0)
+    data_layer, loss_layer = _NoData(), net.loss_layer
+    net.data_layer = data_layer
+    seen = []
+
+    class Recorder(Callback):
+        def on_step_end(self, trainer, step, loss, batch_size):
+            seen.append((trainer.net.data_layer, trainer.net.loss_layer))
+
+    trainer = Trainer(net, optimizer=Adam(), seed=0, callbacks=[Recorder()])
+    trainer.fit(
+        small[0][:64], small[1][:64], test_data=(small[2][:20], small[3][:20]), warm_up=True
+    )
+    assert seen == [(data_layer, loss_layer)] * 2
+    assert net.data_layer is data_layer and net.loss_layer is loss_layer
+    assert net.label_tensor is None
+
+
+class _NoData:
+    """A data layer the trainer must never call."""
+
+    def forward(self):
+        raise AssertionError("the trainer called the network's own data layer")
+
+
+def test_mean_reduction_is_the_summed_gradient_divided_by_the_batch(small):
+    x, y = small[0][:8], small[1][:8]
+    nets = [lenet(dtype=np.float64, seed=2, learning_rate=0.05) for _ in range(2)]
+    Trainer(nets[0], batch_size=8, shuffle=False).fit(x, y)
+    # By hand, as the tutorial's loop would, with the error divided by 8.
+    net = nets[1]
+    inputs = images_to_float(x)
+    for layer in net.layers:
+        inputs = layer.forward(inputs)
+    net.loss_layer.forward(inputs, one_hot(y))
+    error = net.loss_layer.backward(one_hot(y)) / 8
+    for layer in reversed(net.layers[1:]):
+        error = layer.backward(error)
+    net.layers[0].backward_parameters(error)
+    for a, b in zip(nets[0].layers, nets[1].layers):
+        if hasattr(a, "weights"):
+            np.testing.assert_array_equal(a.weights, b.weights)
+
+
+class _OwnLayer:
+    """A tutorial-style layer of one's own, with its own update."""
+
+    weights = np.zeros((2, 2))
+
+    def forward(self, x):
+        return x
+
+    def backward(self, error):
+        return error
+
+    def get_gradient_weights(self):
+        return np.zeros((2, 2))
+
+
+def test_optimizer_for_a_layer_that_would_ignore_it_is_refused():
+    net = lenet(seed=0)
+    net.layers.insert(0, _OwnLayer())
+    with pytest.raises(TypeError, match="Trainer: .*_OwnLayer"):
+        Trainer(net, optimizer=Adam())
+    Trainer(net)  # without an optimizer every layer keeps its own step
 
 
 def test_trainer_gives_each_fast_layer_its_own_optimizer():
@@ -177,8 +265,14 @@ def test_callbacks_and_epoch_logger(small, capsys):
 
     data = (small[0][:64], small[1][:64], small[2][:50], small[3][:50])
     _fit(data, epochs=2, callbacks=[Recorder(), EpochLogger()])
-    assert events == [("begin", 2, 64), ("epoch", 1), ("end", 1, True),
-                      ("epoch", 2), ("end", 2, True), ("done", 2)]
+    assert events == [
+        ("begin", 2, 64),
+        ("epoch", 1),
+        ("end", 1, True),
+        ("epoch", 2),
+        ("end", 2, True),
+        ("done", 2),
+    ]
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 2 and out[0].startswith("epoch 1/2") and "test accuracy" in out[0]
 
