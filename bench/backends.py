@@ -14,9 +14,15 @@ Backends
     The raw ``@njit`` kernels of :mod:`fastlayers.kernels` on arrays
     already in the kernels' layout (batch-innermost (c, h, w, b) for the
     convolutions), output buffers allocated beforehand.
+``fastlayers-loop``
+    (networks only) The same fastlayers network trained by the user's own
+    loop over its layers, as the tutorial writes it.
 ``torch``
     PyTorch on the CPU: the ATen operators for the kernel benchmarks and an
-    ``nn.Sequential`` LeNet trained with ``torch.optim.SGD``.
+    ``nn.Sequential`` network trained with ``torch.optim.SGD``.
+``jax``
+    JAX on the CPU: ``lax.conv_general_dilated`` and its ``jax.vjp``
+    gradients, and the networks as jitted ``value_and_grad`` steps.
 
 Every adapter offers ``op(name)``: a callable without arguments that does
 the work and returns its raw result, and ``canonical(name, raw)``: that
@@ -24,7 +30,9 @@ result as a tuple of NCHW float64 NumPy arrays for checking, computed
 outside the timed call.
 
 Thread counts: ``fastlayers`` and ``fastlayers-kernel`` use
-``numba.set_num_threads``, ``torch`` ``torch.set_num_threads``; the NumPy
+``numba.set_num_threads``, ``torch`` ``torch.set_num_threads``; JAX's
+thread pool is fixed when it starts, so in-process it gets no setting
+(:mod:`bench.throughput` starts it in a process of its own); the NumPy
 and SciPy backends are single-threaded code and get no setting (NumPy's
 BLAS keeps its own thread pool, which only the im2col ``tensordot`` uses).
 """
@@ -34,16 +42,16 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import convolve, correlate
 
-from . import im2col
-from .lenet import lenet_batch, lenet_learning_rate, lenet_params, train_step, tutorial_lenet
+from . import im2col, networks
 
 DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
 
-KERNEL_BACKENDS = ("reference", "im2col", "fastlayers", "fastlayers-kernel", "torch")
-LENET_BACKENDS = ("reference", "im2col", "fastlayers", "torch")
-THREADED_BACKENDS = ("fastlayers", "fastlayers-kernel", "torch")
+KERNEL_BACKENDS = ("reference", "im2col", "fastlayers", "fastlayers-kernel", "torch", "jax")
+LENET_BACKENDS = ("reference", "im2col", "fastlayers", "fastlayers-loop", "torch", "jax")
+# Backends that need a package besides fastlayers' own dependencies, and why they are skipped.
+OPTIONAL_BACKENDS = {"torch": "torch", "jax": "jax"}
+THREADED_BACKENDS = ("fastlayers", "fastlayers-loop", "fastlayers-kernel", "torch")
 
 TORCH_MISSING = (
     "PyTorch not installed: pip install torch==2.13.0 (CPU build) to benchmark against it"
@@ -62,6 +70,7 @@ CONV_OPS = {
     "fastlayers": ("forward", "grad_weights", "backward"),
     "fastlayers-kernel": ("forward", "grad_input", "grad_input_gather", "grad_weights"),
     "torch": ("forward", "grad_input", "grad_weights", "backward"),
+    "jax": ("forward", "grad_input", "grad_weights", "backward"),
 }
 POOL_OPS = ("forward", "backward")
 UPSAMPLE_BACKENDS = ("reference", "fastlayers-kernel", "torch")
@@ -153,6 +162,7 @@ CONV_LAYERS = {
     # CIFAR-sized 3x3 layers.
     "cifar-conv1": dict(c_in=3, h=32, w=32, k=32, m=3, n=3),
     "cifar-conv2": dict(c_in=32, h=16, w=16, k=64, m=3, n=3),
+    "cifar-conv3": dict(c_in=64, h=8, w=8, k=64, m=3, n=3),
 }
 POOL_LAYERS = {
     "lenet-pool1": dict(c=6, h=28, w=28),
@@ -200,6 +210,22 @@ def import_torch():
 # slower.  Importing it here, before any benchmark runs a kernel, keeps the
 # comparison fair.
 import_torch()
+
+JAX_MISSING = 'JAX not installed: pip install "jax[cpu]" to benchmark against it'
+
+
+def import_jax():
+    """Return the ``jax`` module (64-bit floats enabled) or None when it is not installed.
+
+    Without ``jax_enable_x64`` JAX silently computes float64 inputs in
+    float32; the flag leaves float32 arrays float32.
+    """
+    try:
+        import jax
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", True)
+    return jax
 
 
 def max_threads():
@@ -311,37 +337,23 @@ class _LayerConv(_ConvBase):
 
 
 class ReferenceConv(_LayerConv):
-    """``fastlayers.reference.ConvolutionalLayer``.
+    """``fastlayers.reference.ConvolutionalLayer`` (learning rate 0).
 
-    ``grad_input`` and ``grad_weights`` run the two loops of the reference
-    layer's ``backward`` on their own (scipy ``convolve`` for the input,
-    ``correlate`` for the weights), exactly as written there.
+    The reference layer computes its input and weight gradients in one
+    ``backward`` and exposes neither on its own, so ``grad_input`` and
+    ``grad_weights`` both time that whole ``backward`` (an upper bound of
+    each gradient's cost) and return their part of its result.
     """
 
     ops = CONV_OPS["reference"]
     module_name = "fastlayers.reference"
 
     def _grad_input(self):
-        err, w = self.data["err"], self.data["w"]
-        b, c, h, wd = self.data["x"].shape
-        top, bottom, left, right = self.spec.pads
-        dx_padded = np.zeros((b, c, h + top + bottom, wd + left + right), dtype=self.dtype)
-        for bi in range(b):
-            for ch in range(c):
-                for k in range(self.spec.k):
-                    dx_padded[bi, ch] += convolve(err[bi, k], w[k, ch], mode="full", method="direct")
-        return (np.ascontiguousarray(dx_padded[:, :, top : top + h, left : left + wd]),)
+        return (self.layer.backward(self.data["err"]),)
 
     def _grad_weights(self):
-        err, x = self.data["err"], self.data["x"]
-        top, bottom, left, right = self.spec.pads
-        x_padded = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
-        grad_w = np.zeros(self.data["w"].shape, dtype=self.dtype)
-        for k in range(self.spec.k):
-            for ch in range(self.spec.c_in):
-                for bi in range(x.shape[0]):
-                    grad_w[k, ch] += correlate(x_padded[bi, ch], err[bi, k], mode="valid", method="direct")
-        return grad_w, err.sum(axis=(0, 2, 3))
+        self.layer.backward(self.data["err"])
+        return self.layer.get_gradient_weights(), self.layer.get_gradient_bias()
 
 
 class Im2colConv(_ConvBase):
@@ -359,7 +371,9 @@ class Im2colConv(_ConvBase):
 
     def _grad_weights(self):
         d = self.data
-        return im2col.conv2d_grad_weights(d["x"], d["err"], (self.spec.m, self.spec.n), (1, 1), self.spec.pads)
+        return im2col.conv2d_grad_weights(
+            d["x"], d["err"], (self.spec.m, self.spec.n), (1, 1), self.spec.pads
+        )
 
     def _backward(self):
         return self._grad_input() + self._grad_weights()
@@ -456,8 +470,17 @@ class TorchConv(_ConvBase):
     def _conv_backward(self, mask):
         with self.torch.no_grad():
             return self._convolution_backward(
-                self.err, self.x, self.w, [self.spec.k], [1, 1], self.padding,
-                [1, 1], False, [0, 0], 1, mask,
+                self.err,
+                self.x,
+                self.w,
+                [self.spec.k],
+                [1, 1],
+                self.padding,
+                [1, 1],
+                False,
+                [0, 0],
+                1,
+                mask,
             )
 
     def _forward(self):
@@ -475,12 +498,57 @@ class TorchConv(_ConvBase):
         return self._conv_backward([True, True, True])
 
 
+class JaxConv(_ConvBase):
+    """``jax.lax.conv_general_dilated`` and its ``jax.vjp`` gradients, jitted."""
+
+    ops = CONV_OPS["jax"]
+
+    def __init__(self, spec, data):
+        super().__init__(spec, data)
+        jax = import_jax()
+        jnp, lax = jax.numpy, jax.lax
+        top, bottom, left, right = spec.pads
+        padding = [(top, bottom), (left, right)]
+
+        def conv(x, w):
+            return lax.conv_general_dilated(
+                x, w, (1, 1), padding, dimension_numbers=("NCHW", "OIHW", "NCHW")
+            )
+
+        def grad_input(x, w, err):
+            return jax.vjp(lambda x_: conv(x_, w), x)[1](err)[0]
+
+        def grad_weights(x, w, err):
+            return jax.vjp(lambda w_: conv(x, w_), w)[1](err)[0], err.sum(axis=(0, 2, 3))
+
+        def backward(x, w, err):
+            _, pullback = jax.vjp(conv, x, w)
+            dx, dw = pullback(err)
+            return dx, dw, err.sum(axis=(0, 2, 3))
+
+        self._fns = {
+            "forward": jax.jit(lambda x, w, b, err: (conv(x, w) + b[None, :, None, None],)),
+            "grad_input": jax.jit(lambda x, w, b, err: (grad_input(x, w, err),)),
+            "grad_weights": jax.jit(lambda x, w, b, err: grad_weights(x, w, err)),
+            "backward": jax.jit(lambda x, w, b, err: backward(x, w, err)),
+        }
+        self.args = tuple(jnp.asarray(data[key]) for key in ("x", "w", "b", "err"))
+        self._block = jax.block_until_ready
+
+    def op(self, name):
+        if name not in self.ops:
+            raise KeyError(f"{type(self).__name__} has no op {name!r}; it has {self.ops}")
+        fn, args, block = self._fns[name], self.args, self._block
+        return lambda: block(fn(*args))
+
+
 CONV_ADAPTERS = {
     "reference": ReferenceConv,
     "im2col": Im2colConv,
     "fastlayers": FastlayersConv,
     "fastlayers-kernel": FastlayersKernelConv,
     "torch": TorchConv,
+    "jax": JaxConv,
 }
 
 
@@ -552,7 +620,11 @@ class Im2colPool(_PoolBase):
         return (out,)
 
     def _backward(self):
-        return (im2col.maxpool2d_backward(self.data["err"], self.argmax, self.data["x"].shape, self.window, self.step),)
+        return (
+            im2col.maxpool2d_backward(
+                self.data["err"], self.argmax, self.data["x"].shape, self.window, self.step
+            ),
+        )
 
 
 class FastlayersKernelPool(_PoolBase):
@@ -568,7 +640,9 @@ class FastlayersKernelPool(_PoolBase):
 
     def _forward(self):
         s = self.spec
-        self.kernels.maxpool2d_forward(self.data["x"], s.pool, s.pool, s.stride, s.stride, self.out, self.argmax)
+        self.kernels.maxpool2d_forward(
+            self.data["x"], s.pool, s.pool, s.stride, s.stride, self.out, self.argmax
+        )
         return (self.out,)
 
     def _backward(self):
@@ -588,7 +662,9 @@ class TorchPool(_PoolBase):
         self.kernel = [spec.pool, spec.pool]
         self.stride = [spec.stride, spec.stride]
         with torch.no_grad():
-            _, self.indices = torch.ops.aten.max_pool2d_with_indices(self.x, self.kernel, self.stride)
+            _, self.indices = torch.ops.aten.max_pool2d_with_indices(
+                self.x, self.kernel, self.stride
+            )
 
     def _forward(self):
         with self.torch.no_grad():
@@ -625,7 +701,9 @@ def pool_expected(spec, data, name, oracle="im2col"):
 
 def upsample_data(spec, dtype, seed=0):
     rng = np.random.default_rng(seed)
-    return dict(x=np.ascontiguousarray(rng.standard_normal((spec.batch, spec.c, spec.h, spec.w)), dtype))
+    return dict(
+        x=np.ascontiguousarray(rng.standard_normal((spec.batch, spec.c, spec.h, spec.w)), dtype)
+    )
 
 
 class ReferenceUpsample(_ConvBase):
@@ -689,61 +767,94 @@ def upsample_expected(spec, data):
     return (out,)
 
 
+# Training steps and inference of whole networks
 # ---------------------------------------------------------------------------
-# LeNet training step
-# ---------------------------------------------------------------------------
+#
+# Every network adapter offers ``step()`` (forward, backward and SGD update
+# of the fixed batch; returns the loss), ``infer()`` (forward pass only on
+# the fixed batch; returns the class probabilities), ``loss_value(raw)``
+# and ``parameters()`` (float64 (weights, bias) pairs, fully connected
+# weights as (inputs, outputs)).
 
-class _LeNetBase:
-    def __init__(self, params, x, labels, learning_rate, dtype):
+
+class _NetBase:
+    """Shared state: the fixed batch, the initial parameters and the learning rate of ``seed``."""
+
+    def __init__(self, net, batch, dtype, seed=0):
+        self.net_name = net
         self.dtype = np.dtype(dtype)
-        self.batch = x.shape[0]
+        self.batch = batch
+        self.seed = seed
+        self.x_data, self.labels_data = networks.batch_data(net, batch, seed)
+        self.learning_rate = networks.learning_rate(batch)
+
+    def initial_parameters(self):
+        return networks.parameters(self.net_name, self.seed)
 
     def step(self):
         """One training step (forward, backward, SGD update); returns the loss."""
+        raise NotImplementedError
+
+    def infer(self):
+        """Class probabilities of the fixed batch (forward pass only)."""
         raise NotImplementedError
 
     def loss_value(self, raw):
         return float(raw)
 
 
-class FastlayersLeNet(_LeNetBase):
-    """``fastlayers.NeuralNetwork``; one step is ``net.forward(); net.backward()``."""
+class FastlayersLeNet(_NetBase):
+    """``fastlayers.NeuralNetwork``; one step is ``net.forward(); net.backward()``.
 
-    module_name = "fastlayers"
+    LeNet is :func:`fastlayers.models.lenet`; other networks are built from
+    the same classes (:func:`bench.networks.build`).
+    """
 
-    def __init__(self, params, x, labels, learning_rate, dtype):
-        super().__init__(params, x, labels, learning_rate, dtype)
-        import importlib
+    backend_name = "fast"
 
-        module = importlib.import_module(self.module_name)
-        self.net, self.trainable = tutorial_lenet(module, params, x, labels, learning_rate, self.dtype)
+    def __init__(self, net, batch, dtype, seed=0):
+        super().__init__(net, batch, dtype, seed)
+        self.net = networks.build(net, self.backend_name, self.dtype, seed, batch)
+        self.trainable = networks.trainable_layers(self.net)
+        self.x = self.net.data_layer.x
 
     def step(self):
-        return train_step(self.net)
+        return networks.train_step(self.net)
+
+    def infer(self):
+        return networks.infer(self.net, self.x)
 
     def parameters(self):
-        out = []
-        for layer in self.trainable:
-            w = np.asarray(layer.weights, dtype=np.float64)
-            if w.ndim == 2:
-                out.append((w[:-1], w[-1]))
-            else:
-                out.append((w, np.asarray(layer.bias, dtype=np.float64)))
-        return out
+        return [networks.layer_parameters(layer) for layer in self.trainable]
+
+
+class FastlayersLoopLeNet(FastlayersLeNet):
+    """The same network trained by the user's own loop over the layers
+    (:func:`bench.networks.tutorial_loop_step`), the first layer's input
+    gradient included."""
+
+    def step(self):
+        return networks.tutorial_loop_step(self.net)
 
 
 class ReferenceLeNet(FastlayersLeNet):
     """``fastlayers.reference.NeuralNetwork`` with the reference layers."""
 
-    module_name = "fastlayers.reference"
+    backend_name = "reference"
 
 
-class Im2colLeNet(_LeNetBase):
-    """:class:`bench.im2col.LeNet`."""
+class Im2colLeNet(_NetBase):
+    """:class:`bench.im2col.Network` of the same architecture."""
 
-    def __init__(self, params, x, labels, learning_rate, dtype):
-        super().__init__(params, x, labels, learning_rate, dtype)
-        self.net = im2col.LeNet(params, learning_rate, self.dtype)
+    def __init__(self, net, batch, dtype, seed=0):
+        super().__init__(net, batch, dtype, seed)
+        params, x, labels, learning_rate = (
+            self.initial_parameters(),
+            self.x_data,
+            self.labels_data,
+            self.learning_rate,
+        )
+        self.net = im2col.Network(networks.ARCHITECTURES[net], params, learning_rate, self.dtype)
         self.x = np.ascontiguousarray(x, self.dtype)
         self.labels = np.ascontiguousarray(labels, self.dtype)
 
@@ -753,31 +864,47 @@ class Im2colLeNet(_LeNetBase):
         return loss
 
     def parameters(self):
-        return [(np.asarray(w, np.float64), np.asarray(b, np.float64)) for w, b in self.net.parameters()]
+        return [
+            (np.asarray(w, np.float64), np.asarray(b, np.float64)) for w, b in self.net.parameters()
+        ]
 
 
-class TorchLeNet(_LeNetBase):
+class TorchLeNet(_NetBase):
     """The same architecture as ``nn.Sequential``, summed cross-entropy, ``optim.SGD``."""
 
-    def __init__(self, params, x, labels, learning_rate, dtype):
-        super().__init__(params, x, labels, learning_rate, dtype)
+    def __init__(self, net, batch, dtype, seed=0):
+        super().__init__(net, batch, dtype, seed)
+        params, x, labels, learning_rate = (
+            self.initial_parameters(),
+            self.x_data,
+            self.labels_data,
+            self.learning_rate,
+        )
         torch = import_torch()
         nn = torch.nn
         self.torch = torch
         tdt = _torch_dtype(torch, self.dtype)
-        self.model = nn.Sequential(
-            nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, 2),
-            nn.Conv2d(6, 10, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, 2),
-            nn.Flatten(),
-            nn.Linear(490, 120), nn.ReLU(),
-            nn.Linear(120, 84), nn.ReLU(),
-            nn.Linear(84, 10),
-        ).to(tdt)
+        modules = []
+        for spec in networks.ARCHITECTURES[net]:
+            kind = spec[0]
+            if kind == "conv":
+                modules.append(nn.Conv2d(spec[1], spec[2], spec[3], padding=spec[3] // 2))
+            elif kind == "fc":
+                modules.append(nn.Linear(spec[1], spec[2]))
+            elif kind == "relu":
+                modules.append(nn.ReLU())
+            elif kind == "pool":
+                modules.append(nn.MaxPool2d(2, 2))
+            elif kind == "flatten":
+                modules.append(nn.Flatten())
+        self.model = nn.Sequential(*modules).to(tdt)
         trainable = [m for m in self.model if isinstance(m, (nn.Conv2d, nn.Linear))]
         with torch.no_grad():
             for module, (w, b) in zip(trainable, params):
                 w = np.asarray(w, np.float64)
-                module.weight.copy_(torch.from_numpy(w if w.ndim == 4 else np.ascontiguousarray(w.T)))
+                module.weight.copy_(
+                    torch.from_numpy(w if w.ndim == 4 else np.ascontiguousarray(w.T))
+                )
                 module.bias.copy_(torch.from_numpy(np.asarray(b, np.float64)))
         self.trainable = trainable
         self.x = torch.from_numpy(np.ascontiguousarray(x, self.dtype))
@@ -792,6 +919,10 @@ class TorchLeNet(_LeNetBase):
         self.optimizer.step()
         return loss.detach()
 
+    def infer(self):
+        with self.torch.inference_mode():
+            return self.torch.softmax(self.model(self.x), dim=1)
+
     def loss_value(self, raw):
         return float(raw.item())
 
@@ -803,21 +934,101 @@ class TorchLeNet(_LeNetBase):
         return out
 
 
+class JaxLeNet(_NetBase):
+    """The same architecture in ``jax.numpy`` (``lax.conv_general_dilated``,
+    ``lax.reduce_window``), summed cross-entropy, a jitted ``value_and_grad``
+    step with the SGD update."""
+
+    def __init__(self, net, batch, dtype, seed=0):
+        super().__init__(net, batch, dtype, seed)
+        params, x, labels, learning_rate = (
+            self.initial_parameters(),
+            self.x_data,
+            self.labels_data,
+            self.learning_rate,
+        )
+        jax = import_jax()
+        jnp, lax = jax.numpy, jax.lax
+        self.jax = jax
+        arch = networks.ARCHITECTURES[net]
+
+        def forward(ps, a):
+            i = 0
+            for spec in arch:
+                kind = spec[0]
+                if kind == "conv":
+                    w, b = ps[i]
+                    i += 1
+                    a = lax.conv_general_dilated(
+                        a, w, (1, 1), "SAME", dimension_numbers=("NCHW", "OIHW", "NCHW")
+                    )
+                    a = a + b[None, :, None, None]
+                elif kind == "fc":
+                    w, b = ps[i]
+                    i += 1
+                    a = a @ w + b
+                elif kind == "relu":
+                    a = jnp.maximum(a, 0)
+                elif kind == "pool":
+                    a = lax.reduce_window(a, -jnp.inf, lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
+                elif kind == "flatten":
+                    a = a.reshape(a.shape[0], -1)
+            return a
+
+        def loss_fn(ps, a, y):
+            return -jnp.sum(y * jax.nn.log_softmax(forward(ps, a), axis=1))
+
+        def step(ps, a, y):
+            loss, grads = jax.value_and_grad(loss_fn)(ps, a, y)
+            return jax.tree_util.tree_map(lambda p, g: p - learning_rate * g, ps, grads), loss
+
+        self._step = jax.jit(step)
+        self._infer = jax.jit(lambda ps, a: jax.nn.softmax(forward(ps, a), axis=1))
+        self.params = [
+            (jnp.asarray(np.asarray(w, self.dtype)), jnp.asarray(np.asarray(b, self.dtype)))
+            for w, b in params
+        ]
+        self.x = jnp.asarray(np.ascontiguousarray(x, self.dtype))
+        self.labels = jnp.asarray(np.ascontiguousarray(labels, self.dtype))
+
+    def step(self):
+        self.params, loss = self._step(self.params, self.x, self.labels)
+        return loss.block_until_ready()
+
+    def infer(self):
+        return self._infer(self.params, self.x).block_until_ready()
+
+    def parameters(self):
+        return [(_to_numpy(w), _to_numpy(b)) for w, b in self.params]
+
+
 LENET_ADAPTERS = {
     "reference": ReferenceLeNet,
     "im2col": Im2colLeNet,
     "fastlayers": FastlayersLeNet,
+    "fastlayers-loop": FastlayersLoopLeNet,
     "torch": TorchLeNet,
+    "jax": JaxLeNet,
 }
+NET_ADAPTERS = LENET_ADAPTERS
+
+
+def make_net(backend, net, batch, dtype, seed=0):
+    """A ``net`` ("lenet" or "cifar") of ``backend`` with the shared parameters and batch of ``seed``."""
+    return NET_ADAPTERS[backend](net, batch, DTYPES.get(dtype, dtype), seed)
 
 
 def make_lenet(backend, batch, dtype, seed=0):
     """A LeNet of ``backend`` with the shared parameters and batch of ``seed``."""
-    x, labels = lenet_batch(batch, seed)
-    return LENET_ADAPTERS[backend](lenet_params(seed), x, labels, lenet_learning_rate(batch), DTYPES.get(dtype, dtype))
+    return make_net(backend, "lenet", batch, dtype, seed)
+
+
+def net_losses(backend, net, batch, dtype, steps=2, seed=0):
+    """Losses of the first ``steps`` training steps of a fresh ``backend`` network."""
+    adapter = make_net(backend, net, batch, dtype, seed)
+    return [adapter.loss_value(adapter.step()) for _ in range(steps)]
 
 
 def lenet_losses(backend, batch, dtype, steps=2, seed=0):
     """Losses of the first ``steps`` training steps of a fresh ``backend`` LeNet."""
-    net = make_lenet(backend, batch, dtype, seed)
-    return [net.loss_value(net.step()) for _ in range(steps)]
+    return net_losses(backend, "lenet", batch, dtype, steps, seed)

@@ -35,11 +35,11 @@ DTYPES = ("float32", "float64")
 class Case:
     suite: str  # "conv", "pool", "upsample" or "lenet"
     backend: str
-    layer: str  # shape name; "lenet" for the training step
+    layer: str  # shape name; the network ("lenet", "cifar") for training steps and inference
     batch: int
     dtype: str
     threads: int | None  # None: the backend sets no thread count
-    op: str  # operation; "step" for the training step
+    op: str  # operation; "step" (training step) or "infer" (forward only) for networks
 
     @property
     def id(self):
@@ -88,12 +88,17 @@ def conv_cases(mode):
         threads = THREADS
     else:
         plan = [(layer, b) for layer in ("lenet-conv1", "lenet-conv2") for b in (1, 16, 64, 256)]
-        plan += [(layer, b) for layer in ("cifar-conv1", "cifar-conv2") for b in (1, 16, 64)]
+        plan += [
+            (layer, b)
+            for layer in ("cifar-conv1", "cifar-conv2", "cifar-conv3")
+            for b in (1, 16, 64)
+        ]
         threads = THREADS
     cases = []
     for layer, batch in plan:
         backends = [
-            b for b in B.KERNEL_BACKENDS
+            b
+            for b in B.KERNEL_BACKENDS
             if b != "reference" or mode == "smoke" or batch in _reference_kernel_batches(layer)
         ]
         if mode == "quick":
@@ -113,7 +118,9 @@ def pool_cases(mode):
         threads = THREADS
     cases = []
     for layer, batch in plan:
-        backends = [b for b in B.KERNEL_BACKENDS if b != "reference" or mode == "smoke" or batch <= 16]
+        backends = [
+            b for b in B.POOL_ADAPTERS if b != "reference" or mode == "smoke" or batch <= 16
+        ]
         cases += _expand("pool", layer, batch, DTYPES, lambda b: B.POOL_OPS, backends, threads)
     return cases
 
@@ -129,23 +136,83 @@ def upsample_cases(mode):
         threads = THREADS
     cases = []
     for layer, batch in plan:
-        cases += _expand("upsample", layer, batch, DTYPES, lambda b: ("upsample",), B.UPSAMPLE_BACKENDS, threads)
+        cases += _expand(
+            "upsample", layer, batch, DTYPES, lambda b: ("upsample",), B.UPSAMPLE_BACKENDS, threads
+        )
     return cases
 
 
+NET_BACKENDS = ("fastlayers", "fastlayers-loop", "torch", "jax")
+
+
 def lenet_cases(mode):
+    """Training steps of LeNet (every backend) and of the CIFAR network, and batch-1 inference."""
     if mode == "smoke":
-        batches, reference_batches = (2,), (2,)
+        batches, reference_batches, cifar_batches = (2,), (2,), (2,)
     elif mode == "quick":
-        batches, reference_batches = (16, 64), (64,)
+        batches, reference_batches, cifar_batches = (16, 64), (64,), (64,)
     else:
-        batches, reference_batches = (1, 16, 64, 256), (16, 64)
+        batches, reference_batches, cifar_batches = (1, 16, 64, 256), (16, 64), (16, 64)
     cases = []
     for batch in batches:
         backends = [b for b in B.LENET_BACKENDS if b != "reference" or batch in reference_batches]
         cases += _expand("lenet", "lenet", batch, DTYPES, lambda b: ("step",), backends, THREADS)
+    # The LeNet step checks both thread counts; in smoke mode the other
+    # networks run on 2 threads only, to keep the test command short.
+    threads = (2,) if mode == "smoke" else THREADS
+    cases += _expand(
+        "lenet", "lenet", 1, DTYPES, lambda b: ("infer",), ("fastlayers", "torch", "jax"), threads
+    )
+    for batch in cifar_batches:
+        cases += _expand(
+            "lenet", "cifar", batch, DTYPES, lambda b: ("step",), NET_BACKENDS, threads
+        )
     return cases
 
 
 def kernel_cases(mode):
     return conv_cases(mode) + pool_cases(mode) + upsample_cases(mode)
+
+
+def registry():
+    """The layer table of the tests (``tests/registry.py``): one entry per layer class."""
+    from tests import registry as module
+
+    return module
+
+
+def registry_configs():
+    """(benchmark name, registry entry, config) of every layer's default configuration."""
+    return [
+        (f"{entry.name}-{config.id}", entry, config)
+        for _, entry, config in registry().cases(configs=False)
+    ]
+
+
+def layer_cases(mode):
+    """Forward and backward of every layer of the registry, fast and reference classes.
+
+    The input is the registry's default shape with the batch axis set to
+    the case's batch (the registry's own in smoke mode).  The reference
+    layers compute in float64 only, so they run in float64 only.
+    """
+    if mode == "smoke":
+        batch_of = lambda config: config.shapes[0][0]  # noqa: E731
+        threads = (2,)
+    else:
+        batch_of = lambda config: 64  # noqa: E731
+        threads = THREADS
+    cases = []
+    for name, _, config in registry_configs():
+        for dtype in DTYPES:
+            backends = ["fastlayers"] + (["reference"] if dtype == "float64" else [])
+            cases += _expand(
+                "layers",
+                name,
+                batch_of(config),
+                (dtype,),
+                lambda b: ("forward", "backward"),
+                backends,
+                threads,
+            )
+    return cases

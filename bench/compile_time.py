@@ -68,16 +68,18 @@ def run_child(dtype, cache_dir, timeout=600):
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     cmd = [sys.executable, "-m", "bench.compile_time", "--child", "--dtype", dtype]
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     info = None
     wall = None
     try:
         for line in proc.stdout:
             if line.startswith(READY):
                 wall = time.perf_counter() - start
-                info = json.loads(line[len(READY):])
+                info = json.loads(line[len(READY) :])
             elif line.startswith("SECOND ") and info is not None:
-                info["second_step_s"] = json.loads(line[len("SECOND "):])["second_step_s"]
+                info["second_step_s"] = json.loads(line[len("SECOND ") :])["second_step_s"]
         proc.wait(timeout=timeout)
     finally:
         if proc.poll() is None:
@@ -103,19 +105,27 @@ def measure(dtypes=("float64", "float32"), warm_runs=3, log=print):
         cache_dir = tempfile.mkdtemp(prefix="fastlayers-numba-cache-")
         try:
             cold = run_child(dtype, cache_dir)
-            log(f"  {dtype}: cold cache {cold['wall_s']:.2f} s (first step {cold['first_step_s']:.2f} s)")
+            log(
+                f"  {dtype}: cold cache {cold['wall_s']:.2f} s (first step {cold['first_step_s']:.2f} s)"
+            )
             warm = [run_child(dtype, cache_dir) for _ in range(warm_runs)]
             warm_s = statistics.median(run["wall_s"] for run in warm)
             log(f"  {dtype}: warm cache {warm_s:.2f} s (median of {warm_runs})")
         finally:
             shutil.rmtree(cache_dir, ignore_errors=True)
-        results.append(dict(dtype=dtype, batch=BATCH, cold=cold, warm=warm, cold_s=cold["wall_s"], warm_s=warm_s))
+        results.append(
+            dict(
+                dtype=dtype, batch=BATCH, cold=cold, warm=warm, cold_s=cold["wall_s"], warm_s=warm_s
+            )
+        )
     return results
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dtype", nargs="+", default=["float64", "float32"], choices=["float64", "float32"])
+    parser.add_argument(
+        "--dtype", nargs="+", default=["float64", "float32"], choices=["float64", "float32"]
+    )
     parser.add_argument("--warm-runs", type=int, default=3)
     parser.add_argument("--json", help="write the results to this file")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)

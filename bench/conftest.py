@@ -38,8 +38,10 @@ def mode(request):
 @pytest.fixture
 def usable(case):
     """Skip the case when its backend is missing or it asks for more threads than there are."""
-    if case.backend == "torch":
-        pytest.importorskip("torch", reason=B.TORCH_MISSING)
+    if case.backend == "torch" and B.import_torch() is None:
+        pytest.skip(B.TORCH_MISSING)
+    if case.backend == "jax" and B.import_jax() is None:
+        pytest.skip(B.JAX_MISSING)
     if case.threads is not None and case.threads > B.max_threads():
         pytest.skip(
             f"needs {case.threads} threads; numba has {B.max_threads()} "

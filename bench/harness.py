@@ -31,9 +31,10 @@ def measure(benchmark, fn, seconds):
     call first compiles and warms every cache, a second one estimates the
     cost, then ``fn`` runs for about ``seconds`` in rounds of a single call
     (several calls only when one takes under 20 microseconds), at least
-    five rounds (three for calls over half a second).  The reports use the
-    minimum over the rounds: on a shared machine it is the figure least
-    disturbed by other processes.
+    five rounds (three for calls over half a second).  The report's tables
+    use the median over the rounds (the minimum is kept in
+    ``results.json``); the targets are timed apart, in worker processes
+    (:mod:`bench.throughput`).
 
     With ``FASTLAYERS_BENCH_WAIT_IDLE=seconds`` set, the timing waits up to
     that long for other processes to leave the CPUs alone; either way the

@@ -119,7 +119,9 @@ def conv2d_grad_input(error, weights, x_shape, stride=(1, 1), pads=(0, 0, 0, 0))
     full_pads = (m - 1 - top, h + top - oh1, n - 1 - left, w + left - ow1)
     if min(full_pads) < 0:
         # The padding is larger than the kernel: compute on the padded grid, then crop.
-        padded = conv2d_grad_input(error, weights, (b, c, h + top + bottom, w + left + right), stride)
+        padded = conv2d_grad_input(
+            error, weights, (b, c, h + top + bottom, w + left + right), stride
+        )
         return np.ascontiguousarray(padded[:, :, top : top + h, left : left + w])
     flipped = weights[:, :, ::-1, ::-1]
     windows = sliding_window_view(_pad(up, full_pads), (m, n), axis=(2, 3))
@@ -280,41 +282,47 @@ class SoftMaxCrossEntropy:
         return self._prediction - labels
 
 
-class LeNet:
-    """The tutorial's LeNet built from the im2col layers.
+class Network:
+    """A network of the im2col layers from an architecture of :mod:`bench.networks`.
 
     Parameters
     ----------
+    architecture : list of tuple
+        Layer descriptions, e.g. ``bench.networks.ARCHITECTURES["lenet"]``.
     params : list of (weights, bias)
-        In the order conv1, conv2, fc1, fc2, fc3; convolution weights
-        (k, c, m, n), fully connected weights (n, m), biases 1-D.
+        One per convolution and fully connected layer, in order;
+        convolution weights (k, c, m, n), fully connected weights (n, m),
+        biases 1-D.
     learning_rate : float
     dtype : float32 or float64
     """
 
-    def __init__(self, params, learning_rate, dtype=np.float64):
+    def __init__(self, architecture, params, learning_rate, dtype=np.float64):
         dtype = np.dtype(dtype)
-        cast = [(np.array(w, dtype=dtype), np.array(b, dtype=dtype)) for w, b in params]
-        (c1w, c1b), (c2w, c2b), (f1w, f1b), (f2w, f2b), (f3w, f3b) = cast
-        self.layers = [
-            Conv2D(c1w, c1b, learning_rate),
-            ReLU(),
-            MaxPool2D(),
-            Conv2D(c2w, c2b, learning_rate),
-            ReLU(),
-            MaxPool2D(),
-            Flatten(),
-            FullyConnected(np.vstack([f1w, f1b[None]]), learning_rate),
-            ReLU(),
-            FullyConnected(np.vstack([f2w, f2b[None]]), learning_rate),
-            ReLU(),
-            FullyConnected(np.vstack([f3w, f3b[None]]), learning_rate),
-        ]
+        cast = iter([(np.array(w, dtype=dtype), np.array(b, dtype=dtype)) for w, b in params])
+        self.layers = []
+        for spec in architecture:
+            kind = spec[0]
+            if kind == "conv":
+                self.layers.append(Conv2D(*next(cast), learning_rate))
+            elif kind == "fc":
+                w, b = next(cast)
+                self.layers.append(FullyConnected(np.vstack([w, b[None]]), learning_rate))
+            elif kind == "relu":
+                self.layers.append(ReLU())
+            elif kind == "pool":
+                self.layers.append(MaxPool2D())
+            elif kind == "flatten":
+                self.layers.append(Flatten())
+            else:
+                raise ValueError(
+                    f"Network: expected a layer kind conv, fc, relu, pool or flatten, got {kind!r}"
+                )
         self.loss_layer = SoftMaxCrossEntropy()
         self.dtype = dtype
 
     def forward(self, x, labels):
-        """Return the summed loss of the batch ``x`` (b, 1, 28, 28) against one-hot ``labels``."""
+        """Return the summed loss of the batch ``x`` (b, c, h, w) against one-hot ``labels``."""
         self._labels = labels
         for layer in self.layers:
             x = layer.forward(x)
@@ -336,3 +344,12 @@ class LeNet:
             elif isinstance(layer, FullyConnected):
                 out.append((layer.weights[:-1], layer.weights[-1]))
         return out
+
+
+class LeNet(Network):
+    """The tutorial's LeNet built from the im2col layers (``params``: conv1, conv2, fc1, fc2, fc3)."""
+
+    def __init__(self, params, learning_rate, dtype=np.float64):
+        from .networks import ARCHITECTURES
+
+        super().__init__(ARCHITECTURES["lenet"], params, learning_rate, dtype)

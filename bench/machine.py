@@ -1,4 +1,4 @@
-"""How busy the rest of the machine is while a benchmark runs.
+"""The machine a benchmark runs on: how busy it is, and what it is.
 
 On a shared machine another process's threads take cores away from the
 benchmark, and multi-threaded code suffers most: every parallel region
@@ -43,7 +43,7 @@ def _own_jiffies():
     except OSError:
         return None
     # Fields after the parenthesised command name; utime is field 14.
-    rest = text[text.rindex(")") + 2:].split()
+    rest = text[text.rindex(")") + 2 :].split()
     utime, stime, cutime, cstime = (int(v) for v in rest[11:15])
     return utime + stime + cutime + cstime
 
@@ -126,3 +126,161 @@ def wait_idle_from_env():
     """:func:`wait_idle` for ``FASTLAYERS_BENCH_WAIT_IDLE`` seconds (0 or unset: do not wait)."""
     value = os.environ.get("FASTLAYERS_BENCH_WAIT_IDLE", "").strip()
     return wait_idle(float(value)) if value else (0.0, None)
+
+
+# ---------------------------------------------------------------------------
+# What machine and software a run was made on
+# ---------------------------------------------------------------------------
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _cpuinfo():
+    """The first processor's fields of ``/proc/cpuinfo`` (Linux), or {}."""
+    fields = {}
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if not line.strip():
+                    if fields:
+                        break
+                    continue
+                key, _, value = line.partition(":")
+                fields[key.strip().lower()] = value.strip()
+    except OSError:
+        pass
+    return fields
+
+
+def simd_width(flags):
+    """Widest vector instruction set among the CPU ``flags``: "avx512", "avx2", "avx", "sse2" or None."""
+    flags = set(flags)
+    if "avx512f" in flags:
+        return "avx512"
+    if "avx2" in flags and "fma" in flags:
+        return "avx2"
+    if "avx" in flags:
+        return "avx"
+    if "sse2" in flags:
+        return "sse2"
+    return None
+
+
+def cpu_info():
+    """CPU model, vendor, SIMD width and core counts.
+
+    From ``/proc/cpuinfo`` on Linux (``simd`` from its flags: AVX-512 when
+    ``avx512f`` is present, AVX2 with FMA, ...); elsewhere from
+    :mod:`platform`, with ``simd`` None.
+    """
+    import platform
+
+    fields = _cpuinfo()
+    flags = fields.get("flags", "").split()
+    physical = None
+    if fields.get("cpu cores") and fields.get("siblings"):
+        try:
+            # cores per socket times sockets (siblings: logical CPUs per socket)
+            physical = int(fields["cpu cores"]) * max(
+                1, (os.cpu_count() or 1) // int(fields["siblings"])
+            )
+        except ValueError:
+            physical = None
+    return {
+        "cpu": fields.get("model name") or platform.processor() or platform.machine(),
+        "vendor": fields.get("vendor_id"),
+        "simd": simd_width(flags),
+        "avx512_flags": sorted(f for f in flags if f.startswith("avx512")),
+        "physical_cores": physical,
+        "logical_cores": os.cpu_count(),
+        "usable_cores": len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count(),
+    }
+
+
+def _version(module_name):
+    """Version of an installed package, without importing it (None when absent)."""
+    from importlib import metadata
+
+    names = {"pytest_benchmark": "pytest-benchmark"}
+    try:
+        return metadata.version(names.get(module_name, module_name))
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def git_commit():
+    """Short commit id, with a note when fastlayers/ differs from it; None outside git."""
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        commit = out.stdout.strip()
+        if not commit:
+            return None
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--", "fastlayers"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        return commit + (" + uncommitted changes in fastlayers/" if status.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def machine_info():
+    """Everything a report needs to say what it was measured on (JSON-serialisable)."""
+    import datetime
+    import platform
+
+    import numba
+
+    import fastlayers
+
+    info = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        **cpu_info(),
+        "os": platform.platform(),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "fastlayers": fastlayers.__version__,
+        "numpy": _version("numpy"),
+        "numba": numba.__version__,
+        "scipy": _version("scipy"),
+        "torch": _version("torch"),
+        "jax": _version("jax"),
+        "pytest_benchmark": _version("pytest_benchmark"),
+        "numba_threading_layer": fastlayers.threading_layer(),
+        "numba_num_threads": numba.config.NUMBA_NUM_THREADS,
+        "git_commit": git_commit(),
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }
+    try:
+        import threadpoolctl
+
+        blas = [p for p in threadpoolctl.threadpool_info() if p.get("user_api") == "blas"]
+        info["numpy_blas"] = ", ".join(
+            f"{p['internal_api']} {p.get('version')} ({p['num_threads']} threads)" for p in blas
+        )
+    except ImportError:
+        info["numpy_blas"] = None
+    return info
+
+
+def describe_cpu(info):
+    """One line: model, vendor, SIMD width and cores of ``info``."""
+    parts = [info.get("cpu") or "unknown CPU"]
+    if info.get("vendor"):
+        parts.append(info["vendor"])
+    if info.get("simd"):
+        parts.append(info["simd"].upper().replace("AVX512", "AVX-512"))
+    parts.append(f"{info.get('usable_cores')} cores")
+    return ", ".join(parts)

@@ -102,7 +102,9 @@ def measure(steps=1000, batch=64, dtype="float64", warmup=200, sample_every=10):
         # swings by megabytes from step to step; a leak raises its peaks.
         half = len(rss_values) // 2
         rss_robust = (max(rss_values[half:]) - max(rss_values[:half])) / (steps / 2)
-    nrt_growth = None if nrt_before is None or nrt_after is None else (nrt_after - nrt_before) / steps
+    nrt_growth = (
+        None if nrt_before is None or nrt_after is None else (nrt_after - nrt_before) / steps
+    )
 
     # Pass 2: tracemalloc (a few steps first, so its own bookkeeping settles).
     gc.collect()
@@ -158,13 +160,25 @@ def passed(result):
     )
 
 
-def measure_in_subprocess(steps=1000, batch=64, dtype="float64", timeout=1800):
+def measure_in_subprocess(steps=1000, batch=64, dtype="float64", timeout=1800, warmup=200):
     """Run :func:`measure` in a fresh process (a clean RSS baseline) and return its result."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    cmd = [sys.executable, "-m", "bench.memory", "--steps", str(steps), "--batch", str(batch),
-           "--dtype", dtype, "--print-json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.memory",
+        "--steps",
+        str(steps),
+        "--batch",
+        str(batch),
+        "--dtype",
+        dtype,
+        "--warmup",
+        str(warmup),
+        "--print-json",
+    ]
     proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         raise RuntimeError(f"memory child failed (exit {proc.returncode}):\n{proc.stderr}")
@@ -178,7 +192,9 @@ def main(argv=None):
     parser.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--json", help="write the result to this file")
-    parser.add_argument("--print-json", action="store_true", help="print the result as one JSON line")
+    parser.add_argument(
+        "--print-json", action="store_true", help="print the result as one JSON line"
+    )
     args = parser.parse_args(argv)
     result = measure(args.steps, args.batch, args.dtype, args.warmup)
     if args.print_json:

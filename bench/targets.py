@@ -1,209 +1,484 @@
-"""The issue's performance targets, measured in interleaved rounds.
+"""The performance targets, each measured as a ratio of median throughputs.
 
-Each target compares two (or more) timed calls.  On a shared machine the
-load changes from one second to the next, so the calls a ratio is made of
-are timed in alternation: round after round, a block of calls of each
-(about 20 ms, or one call of the slowest when that is longer), for at least
-``seconds`` and ``MIN_ROUNDS`` rounds.  Every call is timed on its own
-and each side of the ratio is the fastest call seen, the measure least
-disturbed by other processes.
+Every side of a ratio runs in a process of its own, and the sides are
+timed in alternating windows of at least ``window`` seconds
+(:mod:`bench.throughput`); a side's figure is the median of its windows'
+throughputs (samples per second, or calls per second for kernels), and
+the ratio of two medians is what a target compares with its threshold.
+The ratio of the fastest single calls is kept as a second column
+(``fastest_ratio``): it is the figure least disturbed by other processes,
+but it hides the page faults and cache misses a steady loop pays.
 
-:func:`measure_targets` returns one row per target with its threshold,
-measured ratio and PASS/MISS (or SKIP when PyTorch is missing or the
-machine has fewer threads than the target asks for).
+Each ``*_targets`` function returns one row per target with its
+threshold, measured value and PASS/MISS (or SKIP when an optional peer is
+missing or the machine has fewer cores than the target asks for).
 """
 
+import importlib.util
 import math
-import statistics
-import time
+import os
 
-from . import backends as B
-from .machine import CpuMonitor, wait_idle
+from .throughput import Entry, measure
 
-MIN_ROUNDS = 5
-BLOCK_SECONDS = 0.02
-MAX_BLOCK_SECONDS = 5.0
-WAIT_IDLE_S = 0.0  # before each measurement, wait up to this long for a quiet machine
 THREADS = 2
 LENET_BATCH = 64
 KERNEL_BATCH = 64
+CIFAR_BATCH = 64
+DTYPES = ("float32", "float64")
 
-LENET_VS_TORCH = {"float32": 1.5, "float64": 2.0}
+# Training step of LeNet (batch 64, 2 threads), fastlayers / PyTorch
+# throughput, in both loops: the tutorial's ``NeuralNetwork`` and the
+# user's own loop over the layers.
+LENET_VS_TORCH = {"float32": 2.0, "float64": 2.5}
+LENET_LOOPS = {"fastlayers": "NeuralNetwork", "fastlayers-loop": "tutorial-style loop"}
+LENET_VS_JAX = 3.0
 LENET_VS_REFERENCE = 100.0
 THREAD_SCALING = 1.7
-KERNEL_VS_TORCH = {"lenet-conv1": 1.0, "lenet-conv2": 1.0, "cifar-conv1": 0.5, "cifar-conv2": 0.5}
+INFERENCE_VS_TORCH = 2.0  # batch 1, forward only
+CIFAR_VS_TORCH = {"float32": 1.2}  # the CIFAR network's training step
+# Kernels (PyTorch time / fastlayers kernel time, batch 64, 2 threads), by shape and dtype.
+KERNEL_VS_TORCH = {
+    "lenet-conv1": {"float32": 1.2, "float64": 1.2},
+    "lenet-conv2": {"float32": 1.2, "float64": 1.2},
+    "cifar-conv1": {"float32": 1.0, "float64": 1.5},
+    "cifar-conv2": {"float32": 1.0, "float64": 1.5},
+    "cifar-conv3": {"float32": 1.0, "float64": 1.5},
+}
 KERNEL_OPS = ("forward", "grad_input", "grad_weights")
+PAGE_FAULTS_PER_STEP = 0.0  # minor page faults of a steady-state LeNet step
+FAULT_STEPS = 200
 COLD_LIMIT_S = 45.0
 WARM_LIMIT_S = 3.0
 
-
-def interleaved(entries, seconds, min_rounds=MIN_ROUNDS):
-    """Time the callables of ``entries`` in alternating rounds.
-
-    Each round runs every entry for one block: calls one after the other
-    until the block's time is up (at least one call).  A block lasts
-    ``BLOCK_SECONDS`` or, when an entry's single call is longer, that
-    long, so that a fast entry paired with a slow one still gets as much
-    time, and many more calls.
-
-    Parameters
-    ----------
-    entries : list of (name, callable, context factory)
-        The context (e.g. a thread count) is entered around every block.
-    seconds : float
-        Least total time to spend.
-    min_rounds : int
-        Least number of rounds.
-
-    Returns
-    -------
-    dict
-        name -> {"min": s, "median": s, "calls": n}, and "others_cpu": the
-        share of the CPUs other processes used meanwhile (None if unknown).
-    """
-    if WAIT_IDLE_S > 0:
-        wait_idle(WAIT_IDLE_S)
-    monitor = CpuMonitor().start()
-    samples = {name: [] for name, _, _ in entries}
-    longest = 0.0
-    for name, fn, context in entries:
-        with context():
-            fn()
-            start = time.perf_counter()
-            fn()
-            longest = max(longest, time.perf_counter() - start)
-    block = min(max(BLOCK_SECONDS, longest), MAX_BLOCK_SECONDS)
-    start = time.perf_counter()
-    rounds = 0
-    while rounds < min_rounds or time.perf_counter() - start < seconds:
-        for name, fn, context in entries:
-            with context():
-                block_start = time.perf_counter()
-                while True:
-                    t0 = time.perf_counter()
-                    fn()
-                    t1 = time.perf_counter()
-                    samples[name].append(t1 - t0)
-                    if t1 - block_start >= block:
-                        break
-        rounds += 1
-    out = {
-        name: {"min": min(s), "median": statistics.median(s), "calls": len(s)}
-        for name, s in samples.items()
-    }
-    out["others_cpu"] = monitor.stop()
-    return out
+TORCH_MISSING = (
+    "PyTorch not installed: pip install torch==2.13.0 (CPU build) to benchmark against it"
+)
+JAX_MISSING = 'JAX not installed: pip install "jax[cpu]" to benchmark against it'
 
 
-def _busy(times):
-    share = times.get("others_cpu")
-    return "" if share is None else f" (other processes: {share:.0%} of the CPUs)"
+class Settings:
+    """Window length and count of a run; ``wait_idle_s`` before each measurement."""
+
+    def __init__(self, window=1.0, windows=5, wait_idle_s=0.0, fault_steps=FAULT_STEPS):
+        self.window = window
+        self.windows = windows
+        self.wait_idle_s = wait_idle_s
+        self.fault_steps = fault_steps
 
 
-def _ctx(backend, n):
-    return lambda: B.threads(backend, n)
+SETTINGS = {
+    "full": Settings(window=1.0, windows=7),
+    "quick": Settings(window=1.0, windows=3),
+    "smoke": Settings(window=0.02, windows=2, fault_steps=10),
+}
 
 
-def _row(name, threshold, ratio, *, kind, detail, info=None, skip=None):
+def available(package):
+    """True when ``package`` is installed (without importing it here)."""
+    return importlib.util.find_spec(package) is not None
+
+
+def cores():
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def _row(
+    name,
+    threshold,
+    value,
+    *,
+    kind,
+    times=None,
+    fastest=None,
+    info=None,
+    skip=None,
+    lower_is_better=False,
+    **extra,
+):
     if skip:
         result = "SKIP"
+    elif lower_is_better:
+        result = "PASS" if value <= threshold else "MISS"
     else:
-        result = "PASS" if ratio >= threshold else "MISS"
-    return dict(target=name, kind=kind, threshold=threshold, ratio=ratio, result=result,
-                detail=detail, info=info or {}, skip_reason=skip, others_cpu=detail.get("others_cpu"))
+        result = "PASS" if value >= threshold else "MISS"
+    times = times or {}
+    return dict(
+        target=name,
+        kind=kind,
+        threshold=threshold,
+        ratio=value,
+        fastest_ratio=fastest,
+        result=result,
+        detail=times,
+        info=info or {},
+        skip_reason=skip,
+        others_cpu=times.get("others_cpu"),
+        lower_is_better=lower_is_better,
+        **extra,
+    )
 
 
-def lenet_targets(seconds, log=print):
+def _subset(times, *names):
+    """The figures of ``names`` (and the others' CPU share) out of a measurement's ``times``."""
+    return {name: times[name] for name in (*names, "others_cpu") if name in times}
+
+
+def _ratio(times, a, b, key="median"):
+    """Throughput of ``a`` over that of ``b`` (``key`` "median" or "best")."""
+    return times[a][key] / times[b][key]
+
+
+def _run(entries, settings, log, faults=False):
+    return measure(
+        entries,
+        settings.window,
+        settings.windows,
+        settings.wait_idle_s,
+        faults_calls=settings.fault_steps if faults else 0,
+        log=log,
+    )
+
+
+def lenet_targets(settings, log=print):
+    """LeNet training step: vs PyTorch in both loops, vs JAX, thread scaling, page faults."""
     rows = []
-    torch = B.import_torch()
-    enough = B.max_threads() >= THREADS
-    for dtype in ("float32", "float64"):
-        entries = []
-        for n in (1, THREADS):
-            if n <= B.max_threads():
-                net = B.make_lenet("fastlayers", LENET_BATCH, dtype)
-                entries.append((f"fastlayers-t{n}", net.step, _ctx("fastlayers", n)))
-        if torch is not None:
-            for n in (1, THREADS):
-                if n <= B.max_threads():
-                    net = B.make_lenet("torch", LENET_BATCH, dtype)
-                    entries.append((f"torch-t{n}", net.step, _ctx("torch", n)))
-        times = interleaved(entries, seconds)
-        log(f"  LeNet step, batch {LENET_BATCH}, {dtype}: "
-            + ", ".join(f"{k} {v['min'] * 1e3:.2f} ms" for k, v in times.items() if k != "others_cpu")
-            + _busy(times))
-        fl = times.get(f"fastlayers-t{THREADS}")
-        th = LENET_VS_TORCH[dtype]
-        name = f"LeNet step, batch {LENET_BATCH}, {THREADS} threads, {dtype}: fastlayers / PyTorch throughput"
-        if torch is None or not enough:
-            rows.append(_row(name, th, math.nan, kind="lenet-vs-torch", detail=times,
-                             skip=B.TORCH_MISSING if torch is None else f"needs {THREADS} threads"))
+    torch, jax = available("torch"), available("jax")
+    enough = cores() >= THREADS
+    n = THREADS if enough else 1
+    for dtype in DTYPES:
+        log(f"  LeNet step, batch {LENET_BATCH}, {dtype}")
+        spec = dict(kind="step", net="lenet", dtype=dtype, batch=LENET_BATCH)
+        entries = [
+            Entry(f"fastlayers-t{n}", "fastlayers", n, faults=True, **spec),
+            Entry(f"fastlayers-loop-t{n}", "fastlayers-loop", n, faults=True, **spec),
+        ]
+        if enough:
+            entries.append(Entry("fastlayers-t1", "fastlayers", 1, **spec))
+        if torch:
+            entries.append(Entry(f"torch-t{n}", "torch", n, **spec))
+            if enough:
+                entries.append(Entry("torch-t1", "torch", 1, **spec))
+        if jax:
+            entries.append(Entry(f"jax-t{n}", "jax", n, **spec))
+        times = _run(entries, settings, log, faults=True)
+        skip_threads = None if enough else f"needs {THREADS} cores, the machine has {cores()}"
+        for backend, loop in LENET_LOOPS.items():
+            name = (
+                f"LeNet step, batch {LENET_BATCH}, {THREADS} threads, {dtype}, {loop}: "
+                f"fastlayers / PyTorch throughput"
+            )
+            fl = f"{backend}-t{n}"
+            if not torch or not enough:
+                rows.append(
+                    _row(
+                        name,
+                        LENET_VS_TORCH[dtype],
+                        math.nan,
+                        kind="lenet-vs-torch",
+                        times=times,
+                        skip=TORCH_MISSING if not torch else skip_threads,
+                        dtype=dtype,
+                        loop=backend,
+                    )
+                )
+                continue
+            rows.append(
+                _row(
+                    name,
+                    LENET_VS_TORCH[dtype],
+                    _ratio(times, fl, f"torch-t{n}"),
+                    kind="lenet-vs-torch",
+                    times=times,
+                    fastest=_ratio(times, fl, f"torch-t{n}", "best"),
+                    dtype=dtype,
+                    loop=backend,
+                )
+            )
+        name = (
+            f"LeNet step, batch {LENET_BATCH}, {THREADS} threads, {dtype}, NeuralNetwork: "
+            f"fastlayers / JAX throughput"
+        )
+        if not jax or not enough:
+            rows.append(
+                _row(
+                    name,
+                    LENET_VS_JAX,
+                    math.nan,
+                    kind="lenet-vs-jax",
+                    times=times,
+                    skip=JAX_MISSING if not jax else skip_threads,
+                    dtype=dtype,
+                )
+            )
         else:
-            ratio = times[f"torch-t{THREADS}"]["min"] / fl["min"]
-            info = {"1 thread each": times["torch-t1"]["min"] / times["fastlayers-t1"]["min"]}
-            rows.append(_row(name, th, ratio, kind="lenet-vs-torch", detail=times, info=info))
-        name = f"LeNet step, batch {LENET_BATCH}, {dtype}, fastlayers: {THREADS} threads / 1 thread throughput"
+            rows.append(
+                _row(
+                    name,
+                    LENET_VS_JAX,
+                    _ratio(times, f"fastlayers-t{n}", f"jax-t{n}"),
+                    kind="lenet-vs-jax",
+                    times=times,
+                    fastest=_ratio(times, f"fastlayers-t{n}", f"jax-t{n}", "best"),
+                    dtype=dtype,
+                )
+            )
+        name = (
+            f"LeNet step, batch {LENET_BATCH}, {dtype}, NeuralNetwork, fastlayers: "
+            f"{THREADS} threads / 1 thread throughput"
+        )
         if not enough:
-            rows.append(_row(name, THREAD_SCALING, math.nan, kind="threads", detail=times,
-                             skip=f"needs {THREADS} threads"))
+            rows.append(
+                _row(
+                    name,
+                    THREAD_SCALING,
+                    math.nan,
+                    kind="threads",
+                    times=times,
+                    skip=skip_threads,
+                    dtype=dtype,
+                )
+            )
         else:
-            ratio = times["fastlayers-t1"]["min"] / fl["min"]
             info = {}
-            if torch is not None:
-                info["PyTorch, same ratio"] = times["torch-t1"]["min"] / times[f"torch-t{THREADS}"]["min"]
-            rows.append(_row(name, THREAD_SCALING, ratio, kind="threads", detail=times, info=info))
+            if torch:
+                info["PyTorch, same ratio"] = _ratio(times, f"torch-t{n}", "torch-t1")
+            rows.append(
+                _row(
+                    name,
+                    THREAD_SCALING,
+                    _ratio(times, f"fastlayers-t{n}", "fastlayers-t1"),
+                    kind="threads",
+                    times=times,
+                    fastest=_ratio(times, f"fastlayers-t{n}", "fastlayers-t1", "best"),
+                    info=info,
+                    dtype=dtype,
+                )
+            )
+        faults = times[f"fastlayers-t{n}"]["faults_per_call"]
+        loop_faults = times[f"fastlayers-loop-t{n}"]["faults_per_call"]
+        rows.append(
+            _row(
+                f"LeNet step, batch {LENET_BATCH}, {n} threads, {dtype}, NeuralNetwork: minor page faults per "
+                f"steady-state step (over {settings.fault_steps} steps)",
+                PAGE_FAULTS_PER_STEP,
+                faults,
+                kind="faults",
+                times=times,
+                lower_is_better=True,
+                dtype=dtype,
+                notes=[f"tutorial-style loop: {loop_faults:.1f} per step"]
+                + (
+                    [
+                        f"PyTorch: {times[f'torch-t{n}']['minflt_per_call']:.1f} per step over the windows"
+                    ]
+                    if torch
+                    else []
+                ),
+            )
+        )
     # Against the reference layers: one reference step takes seconds, so
-    # the round count decides the time here.
-    n = min(THREADS, B.max_threads())
+    # a window holds a single call.
+    log(f"  LeNet step, batch {LENET_BATCH}, float64, reference layers")
+    spec = dict(kind="step", net="lenet", dtype="float64", batch=LENET_BATCH)
     entries = [
-        ("fastlayers", B.make_lenet("fastlayers", LENET_BATCH, "float64").step, _ctx("fastlayers", n)),
-        ("reference", B.make_lenet("reference", LENET_BATCH, "float64").step, _ctx("reference", None)),
+        Entry("fastlayers", "fastlayers", n, **spec),
+        Entry("reference", "reference", None, **spec),
     ]
-    times = interleaved(entries, 0.0, min_rounds=4)
-    log(f"  LeNet step, batch {LENET_BATCH}, float64: fastlayers {times['fastlayers']['min'] * 1e3:.2f} ms, "
-        f"reference {times['reference']['min']:.2f} s" + _busy(times))
-    rows.append(_row(
-        f"LeNet step, batch {LENET_BATCH}, float64: fastlayers ({n} threads) / reference layers throughput",
-        LENET_VS_REFERENCE, times["reference"]["min"] / times["fastlayers"]["min"],
-        kind="lenet-vs-reference", detail=times,
-    ))
+    ref_settings = Settings(settings.window, min(settings.windows, 3), settings.wait_idle_s)
+    times = _run(entries, ref_settings, log)
+    rows.append(
+        _row(
+            f"LeNet step, batch {LENET_BATCH}, float64: fastlayers ({n} threads) / reference layers throughput",
+            LENET_VS_REFERENCE,
+            _ratio(times, "fastlayers", "reference"),
+            kind="lenet-vs-reference",
+            times=times,
+            fastest=_ratio(times, "fastlayers", "reference", "best"),
+            dtype="float64",
+        )
+    )
     return rows
 
 
-def kernel_targets(seconds, log=print):
+def inference_targets(settings, log=print):
+    """Batch-1 inference (forward pass and softmax) vs PyTorch."""
     rows = []
-    torch = B.import_torch()
-    n = min(THREADS, B.max_threads())
-    for layer, threshold in KERNEL_VS_TORCH.items():
-        spec = B.conv_spec(layer, KERNEL_BATCH)
-        for dtype in ("float32", "float64"):
-            data = B.conv_data(spec, B.DTYPES[dtype])
-            kernel = B.FastlayersKernelConv(spec, data)
-            layer_level = B.FastlayersConv(spec, data)
-            reference_torch = B.TorchConv(spec, data) if torch is not None else None
-            for op in KERNEL_OPS:
-                name = (f"{spec.label}, batch {KERNEL_BATCH}, {dtype}, {op}: "
-                        f"PyTorch time / fastlayers kernel time")
-                entries = [("kernel", kernel.op(op), _ctx("fastlayers-kernel", n))]
-                if op in layer_level.ops:
-                    entries.append(("layer", layer_level.op(op), _ctx("fastlayers", n)))
-                if reference_torch is None:
-                    times = interleaved(entries, seconds / 3)
-                    rows.append(_row(name, threshold, math.nan, kind="kernel-vs-torch", detail=times,
-                                     skip=B.TORCH_MISSING))
-                    continue
-                entries.append(("torch", reference_torch.op(op), _ctx("torch", n)))
-                times = interleaved(entries, seconds)
-                ratio = times["torch"]["min"] / times["kernel"]["min"]
-                info = {}
-                if "layer" in times:
-                    info["layer-level (ConvolutionalLayer) ratio"] = times["torch"]["min"] / times["layer"]["min"]
-                log(f"  {layer} {dtype} {op}: kernel {times['kernel']['min'] * 1e6:.0f} us, "
-                    f"torch {times['torch']['min'] * 1e6:.0f} us, ratio {ratio:.2f}" + _busy(times))
-                row = _row(name, threshold, ratio, kind="kernel-vs-torch", detail=times, info=info)
-                row.update(layer=layer, dtype=dtype, op=op)
-                rows.append(row)
+    torch = available("torch")
+    n = min(THREADS, cores())
+    for dtype in DTYPES:
+        log(f"  LeNet inference, batch 1, {dtype}")
+        spec = dict(kind="infer", net="lenet", dtype=dtype, batch=1)
+        entries = [Entry(f"fastlayers-t{n}", "fastlayers", n, **spec)]
+        if torch:
+            entries.append(Entry(f"torch-t{n}", "torch", n, **spec))
+        if available("jax"):
+            entries.append(Entry(f"jax-t{n}", "jax", n, **spec))
+        times = _run(entries, settings, log)
+        name = f"LeNet inference (forward only), batch 1, {n} threads, {dtype}: fastlayers / PyTorch throughput"
+        if not torch:
+            rows.append(
+                _row(
+                    name,
+                    INFERENCE_VS_TORCH,
+                    math.nan,
+                    kind="inference",
+                    times=times,
+                    skip=TORCH_MISSING,
+                    dtype=dtype,
+                )
+            )
+            continue
+        info = {}
+        if f"jax-t{n}" in times:
+            info["vs JAX"] = _ratio(times, f"fastlayers-t{n}", f"jax-t{n}")
+        rows.append(
+            _row(
+                name,
+                INFERENCE_VS_TORCH,
+                _ratio(times, f"fastlayers-t{n}", f"torch-t{n}"),
+                kind="inference",
+                times=times,
+                info=info,
+                fastest=_ratio(times, f"fastlayers-t{n}", f"torch-t{n}", "best"),
+                dtype=dtype,
+            )
+        )
     return rows
+
+
+def cifar_targets(settings, log=print):
+    """Training step of the small CIFAR-10 network vs PyTorch."""
+    rows = []
+    torch, jax = available("torch"), available("jax")
+    n = min(THREADS, cores())
+    for dtype, threshold in CIFAR_VS_TORCH.items():
+        log(f"  CIFAR network step, batch {CIFAR_BATCH}, {dtype}")
+        spec = dict(kind="step", net="cifar", dtype=dtype, batch=CIFAR_BATCH)
+        entries = [
+            Entry(f"fastlayers-t{n}", "fastlayers", n, **spec),
+            Entry(f"fastlayers-loop-t{n}", "fastlayers-loop", n, **spec),
+        ]
+        if torch:
+            entries.append(Entry(f"torch-t{n}", "torch", n, **spec))
+        if jax:
+            entries.append(Entry(f"jax-t{n}", "jax", n, **spec))
+        times = _run(entries, settings, log)
+        name = (
+            f"CIFAR network step (conv 3->32, 32->64, 64->64, 3x3, pooling, FC 1024->128->10), "
+            f"batch {CIFAR_BATCH}, {n} threads, {dtype}, NeuralNetwork: fastlayers / PyTorch throughput"
+        )
+        if not torch:
+            rows.append(
+                _row(
+                    name,
+                    threshold,
+                    math.nan,
+                    kind="cifar",
+                    times=times,
+                    skip=TORCH_MISSING,
+                    dtype=dtype,
+                )
+            )
+            continue
+        info = {"tutorial-style loop": _ratio(times, f"fastlayers-loop-t{n}", f"torch-t{n}")}
+        if jax:
+            info["vs JAX"] = _ratio(times, f"fastlayers-t{n}", f"jax-t{n}")
+        rows.append(
+            _row(
+                name,
+                threshold,
+                _ratio(times, f"fastlayers-t{n}", f"torch-t{n}"),
+                kind="cifar",
+                times=times,
+                info=info,
+                fastest=_ratio(times, f"fastlayers-t{n}", f"torch-t{n}", "best"),
+                dtype=dtype,
+            )
+        )
+    return rows
+
+
+def kernel_targets(settings, log=print):
+    """Convolution kernels vs PyTorch's operators, per shape, dtype and operation.
+
+    One measurement per dtype: every shape and operation of each backend
+    shares one worker process, so that a run starts six processes, not
+    thirty.
+    """
+    from . import backends as B
+
+    rows = []
+    torch = available("torch")
+    n = min(THREADS, cores())
+    for dtype in DTYPES:
+        log(f"  convolution kernels, batch {KERNEL_BATCH}, {dtype}")
+        entries = []
+        for layer in KERNEL_VS_TORCH:
+            for op in KERNEL_OPS:
+                common = dict(kind="kernel", layer=layer, op=op, dtype=dtype, batch=KERNEL_BATCH)
+                entries.append(Entry(f"{layer} kernel {op}", "fastlayers-kernel", n, **common))
+                if op in B.CONV_OPS["fastlayers"]:
+                    entries.append(Entry(f"{layer} layer {op}", "fastlayers", n, **common))
+                if torch:
+                    entries.append(Entry(f"{layer} torch {op}", "torch", n, **common))
+        times = _run(entries, settings, None)
+        for layer, thresholds in KERNEL_VS_TORCH.items():
+            spec = B.conv_spec(layer, KERNEL_BATCH)
+            for op in KERNEL_OPS:
+                name = (
+                    f"{spec.label}, batch {KERNEL_BATCH}, {n} threads, {dtype}, {op}: "
+                    f"fastlayers kernel / PyTorch throughput"
+                )
+                kernel, torch_op, layer_op = (
+                    f"{layer} kernel {op}",
+                    f"{layer} torch {op}",
+                    f"{layer} layer {op}",
+                )
+                if not torch:
+                    rows.append(
+                        _row(
+                            name,
+                            thresholds[dtype],
+                            math.nan,
+                            kind="kernel-vs-torch",
+                            times=_subset(times, kernel, layer_op),
+                            skip=TORCH_MISSING,
+                            layer=layer,
+                            dtype=dtype,
+                            op=op,
+                        )
+                    )
+                    continue
+                info = {}
+                if layer_op in times:
+                    info["layer-level (ConvolutionalLayer)"] = _ratio(times, layer_op, torch_op)
+                ratio = _ratio(times, kernel, torch_op)
+                log(f"    {layer} {op}: {ratio:.2f}x")
+                rows.append(
+                    _row(
+                        name,
+                        thresholds[dtype],
+                        ratio,
+                        kind="kernel-vs-torch",
+                        times=_subset(times, kernel, torch_op, layer_op),
+                        info=info,
+                        fastest=_ratio(times, kernel, torch_op, "best"),
+                        layer=layer,
+                        dtype=dtype,
+                        op=op,
+                    )
+                )
+    return rows
+
+
+def measure_all(settings, log=print):
+    """Every throughput target, in the order of the report."""
+    return (
+        lenet_targets(settings, log)
+        + inference_targets(settings, log)
+        + cifar_targets(settings, log)
+        + kernel_targets(settings, log)
+    )
 
 
 def compile_rows(results):
@@ -212,12 +487,16 @@ def compile_rows(results):
         dtype = r["dtype"]
         for which, limit in (("cold", COLD_LIMIT_S), ("warm", WARM_LIMIT_S)):
             seconds = r[f"{which}_s"]
-            rows.append(dict(
-                target=f"New process to its first LeNet step ({dtype}), {which} kernel cache: seconds",
-                kind="compile", threshold=limit, ratio=seconds,
-                result="PASS" if seconds <= limit else "MISS", detail=r, info={}, skip_reason=None,
-                lower_is_better=True,
-            ))
+            rows.append(
+                _row(
+                    f"New process to its first LeNet step ({dtype}), {which} kernel cache: seconds",
+                    limit,
+                    seconds,
+                    kind="compile",
+                    times=r,
+                    lower_is_better=True,
+                )
+            )
     return rows
 
 
@@ -227,15 +506,21 @@ def memory_rows(results):
     rows = []
     for r in results:
         nrt = r.get("nrt_unfreed_per_step")
-        rows.append(dict(
-            target=(f"Memory growth over {r['steps']} LeNet steps (batch {r['batch']}, {r['dtype']}): "
-                    f"traced Python/NumPy bytes per step"),
-            kind="memory", threshold=r["traced_limit_per_step"], ratio=r["traced_growth_per_step"],
-            result="PASS" if passed(r) else "MISS", detail=r,
-            info={}, notes=[
+        row = _row(
+            (
+                f"Memory growth over {r['steps']} LeNet steps (batch {r['batch']}, {r['dtype']}): "
+                f"traced Python/NumPy bytes per step"
+            ),
+            r["traced_limit_per_step"],
+            r["traced_growth_per_step"],
+            kind="memory",
+            times=r,
+            lower_is_better=True,
+            notes=[
                 f"numba runtime: {'n/a' if nrt is None else f'{nrt:g}'} unfreed allocations/step (limit 0)",
                 f"RSS peak growth {r['rss_robust_growth_per_step']:+.0f} B/step (limit {RSS_LIMIT_PER_STEP})",
             ],
-            skip_reason=None, lower_is_better=True,
-        ))
+        )
+        row["result"] = "PASS" if passed(r) else "MISS"
+        rows.append(row)
     return rows

@@ -50,3 +50,26 @@ def test_compile_time_subprocesses():
 def test_memory_growth_subprocess():
     result = memory.measure_in_subprocess(steps=1000, batch=64, dtype="float64")
     assert memory.passed(result), result
+
+
+def test_throughput_workers():
+    """Two sides in worker processes of their own, timed in interleaved windows."""
+    from .throughput import Entry, WorkerError, measure
+
+    spec = dict(kind="kernel", layer="lenet-conv2", op="forward", dtype="float64", batch=2)
+    entries = [
+        Entry("kernel", "fastlayers-kernel", 1, faults=True, **spec),
+        Entry("im2col", "im2col", None, **spec),
+    ]
+    times = measure(entries, window=0.01, windows=3, faults_calls=5)
+    for name in ("kernel", "im2col"):
+        res = times[name]
+        assert len(res["windows"]) == 3 and all(w > 0 for w in res["windows"])
+        assert res["windows"][0] <= res["median"] * 10
+        assert min(res["windows"]) <= res["median"] <= max(res["windows"])
+        # the fastest call is at least as fast as the mean call of any window
+        assert res["best"] >= max(res["windows"]) * (1 - 1e-9)
+        assert res["calls"] >= 3 and res["minflt_per_call"] >= 0
+    assert times["kernel"]["faults_per_call"] >= 0 and "faults_per_call" not in times["im2col"]
+    with pytest.raises(WorkerError, match="build_workload: expected kind"):
+        measure([Entry("bad", "im2col", None, kind="nothing")], window=0.01, windows=1)

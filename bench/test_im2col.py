@@ -43,7 +43,9 @@ def test_conv_matches_fastlayers(x_shape, w_shape, stride, padding, pads):
     err = rng.standard_normal(out.shape)
     dx = layer.backward(err)
     assert_close((im2col.conv2d_forward(x, w, b, stride, pads),), (out,), np.float64, "forward")
-    assert_close((im2col.conv2d_grad_input(err, w, x.shape, stride, pads),), (dx,), np.float64, "grad_input")
+    assert_close(
+        (im2col.conv2d_grad_input(err, w, x.shape, stride, pads),), (dx,), np.float64, "grad_input"
+    )
     assert_close(
         im2col.conv2d_grad_weights(x, err, w_shape[2:], stride, pads),
         (layer.get_gradient_weights(), layer.get_gradient_bias()),
@@ -54,7 +56,11 @@ def test_conv_matches_fastlayers(x_shape, w_shape, stride, padding, pads):
 
 @pytest.mark.parametrize(
     "x_shape, pool, stride",
-    [((3, 6, 28, 28), (2, 2), (2, 2)), ((2, 3, 9, 7), (3, 2), (2, 2)), ((2, 2, 8, 8), (3, 3), (1, 2))],
+    [
+        ((3, 6, 28, 28), (2, 2), (2, 2)),
+        ((2, 3, 9, 7), (3, 2), (2, 2)),
+        ((2, 2, 8, 8), (3, 3), (1, 2)),
+    ],
 )
 def test_maxpool_matches_fastlayers(x_shape, pool, stride):
     rng = np.random.default_rng(8)
@@ -65,7 +71,12 @@ def test_maxpool_matches_fastlayers(x_shape, pool, stride):
     dx = layer.backward(err)
     got, argmax = im2col.maxpool2d_forward(x, pool, stride)
     assert_close((got,), (out,), np.float64, "forward")
-    assert_close((im2col.maxpool2d_backward(err, argmax, x.shape, pool, stride),), (dx,), np.float64, "backward")
+    assert_close(
+        (im2col.maxpool2d_backward(err, argmax, x.shape, pool, stride),),
+        (dx,),
+        np.float64,
+        "backward",
+    )
 
 
 def test_maxpool_ties_go_to_the_first_maximum():
@@ -74,7 +85,9 @@ def test_maxpool_ties_go_to_the_first_maximum():
     layer.forward(x)
     err = np.arange(1.0, 5.0).reshape(1, 1, 2, 2)
     _, argmax = im2col.maxpool2d_forward(x)
-    np.testing.assert_array_equal(im2col.maxpool2d_backward(err, argmax, x.shape), layer.backward(err))
+    np.testing.assert_array_equal(
+        im2col.maxpool2d_backward(err, argmax, x.shape), layer.backward(err)
+    )
 
 
 def test_lenet_training_matches_fastlayers():
