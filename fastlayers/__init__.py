@@ -13,7 +13,7 @@ The scipy-based implementations of the same classes live in
 
 from importlib import metadata as _metadata
 
-from . import functional
+from . import functional  # noqa: F401  (fastlayers.functional, imported with the package)
 from .base import BaseLayer, Phase
 from .dtypes import default_dtype, get_default_dtype, set_default_dtype
 from .initializers import Const, Glorot, He, Initializer, UniformRandom, Xavier

@@ -46,8 +46,7 @@ SEED = 19980501
 def stratified_indices(labels, per_class: int, rng) -> np.ndarray:
     """Pick `per_class` indices of each label, returned in ascending order."""
     chosen = [
-        rng.choice(np.flatnonzero(labels == digit), per_class, replace=False)
-        for digit in range(10)
+        rng.choice(np.flatnonzero(labels == digit), per_class, replace=False) for digit in range(10)
     ]
     return np.sort(np.concatenate(chosen))
 
@@ -100,11 +99,16 @@ def build(source: Path, output: Path) -> list[Path]:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "source", nargs="?", type=Path, default=DEFAULT_SOURCE,
+        "source",
+        nargs="?",
+        type=Path,
+        default=DEFAULT_SOURCE,
         help=f"directory with the standard MNIST files (default: {DEFAULT_SOURCE})",
     )
     parser.add_argument(
-        "--output", type=Path, default=DEFAULT_OUTPUT,
+        "--output",
+        type=Path,
+        default=DEFAULT_OUTPUT,
         help=f"destination directory (default: {DEFAULT_OUTPUT})",
     )
     args = parser.parse_args(argv)

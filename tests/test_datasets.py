@@ -81,9 +81,7 @@ def assert_mnist_equal(actual, expected):
 # --- IDX reader and writer ---------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "dtype", ["uint8", "int8", ">i2", "<i2", "int32", "float32", "float64"]
-)
+@pytest.mark.parametrize("dtype", ["uint8", "int8", ">i2", "<i2", "int32", "float32", "float64"])
 @pytest.mark.parametrize("name", ["array.idx", "array.idx.gz"])
 def test_idx_round_trip(tmp_path, dtype, name):
     array = (np.arange(60).reshape(3, 4, 5) - 7).astype(dtype)
@@ -185,7 +183,9 @@ def test_corrupt_gzip_gives_idx_format_error(tmp_path, damage):
 
 
 def test_read_idx_argument_errors(tmp_path):
-    with pytest.raises(TypeError, match="^read_idx: expected path as a str or os.PathLike, got int"):
+    with pytest.raises(
+        TypeError, match="^read_idx: expected path as a str or os.PathLike, got int"
+    ):
         read_idx(42)
     with pytest.raises(FileNotFoundError):
         read_idx(tmp_path / "missing.idx")
@@ -274,7 +274,11 @@ def test_load_mnist_missing_file_without_download(tmp_path):
     "index, replacement, match",
     [
         (1, np.zeros(29, dtype=np.uint8), r"as many labels .* \(30 images\), got 29 labels"),
-        (2, np.zeros((20, 28, 27), dtype=np.uint8), r"shape \(n, 28, 28\) .* of shape \(20, 28, 27\)"),
+        (
+            2,
+            np.zeros((20, 28, 27), dtype=np.uint8),
+            r"shape \(n, 28, 28\) .* of shape \(20, 28, 27\)",
+        ),
         (0, np.zeros((30, 28, 28), dtype=np.float32), "uint8 images .*, got float32"),
         (3, np.full(20, 10, dtype=np.uint8), "labels 0..9 .*, got 10"),
         (1, np.zeros((30, 1), dtype=np.uint8), r"labels of shape \(n,\) .* of shape \(30, 1\)"),
@@ -342,9 +346,7 @@ def test_one_hot_rejects_bad_input(labels, num_classes, error, match):
 
 def test_bundled_subset_contents():
     mnist = load_bundled_mnist()
-    assert [a.shape for a in mnist] == [
-        (6000, 28, 28), (6000,), (1000, 28, 28), (1000,)
-    ]
+    assert [a.shape for a in mnist] == [(6000, 28, 28), (6000,), (1000, 28, 28), (1000,)]
     assert all(a.dtype == np.uint8 for a in mnist)
     np.testing.assert_array_equal(np.bincount(mnist.train_labels), [600] * 10)
     np.testing.assert_array_equal(np.bincount(mnist.test_labels), [100] * 10)
@@ -373,9 +375,7 @@ def test_real_files_match_published_checksums():
 @requires_real_mnist
 def test_load_real_mnist():
     mnist = load_mnist(REAL_MNIST_DIR, download=False)
-    assert [a.shape for a in mnist] == [
-        (60000, 28, 28), (60000,), (10000, 28, 28), (10000,)
-    ]
+    assert [a.shape for a in mnist] == [(60000, 28, 28), (60000,), (10000, 28, 28), (10000,)]
     assert mnist.train_images.mean() / 255 == pytest.approx(0.1307, abs=1e-4)
 
 
@@ -412,7 +412,9 @@ def test_bundled_subset_comes_from_matching_real_splits():
 @requires_real_mnist
 def test_builder_rejects_non_standard_source(tmp_path):
     write_mnist(tmp_path / "fake", make_tiny_mnist())
-    with pytest.raises(ValueError, match="^build_bundled_mnist.build: expected the standard MNIST file"):
+    with pytest.raises(
+        ValueError, match="^build_bundled_mnist.build: expected the standard MNIST file"
+    ):
         load_builder().build(tmp_path / "fake", tmp_path / "out")
 
 
@@ -512,8 +514,12 @@ def test_mnist_data_accepts_directory_and_plain_tuple(tmp_path):
         (True, None, TypeError, "got bool"),
         (4, [1, 2, 3, 4], TypeError, "got list"),
         (4, make_tiny_mnist()[:3], TypeError, "got tuple"),
-        (4, make_tiny_mnist()._replace(test_labels=np.zeros(3, np.uint8)),
-         ValueError, r"test_images .*, got shape \(20, 28, 28\) and 3 labels"),
+        (
+            4,
+            make_tiny_mnist()._replace(test_labels=np.zeros(3, np.uint8)),
+            ValueError,
+            r"test_images .*, got shape \(20, 28, 28\) and 3 labels",
+        ),
     ],
 )
 def test_mnist_data_rejects_bad_arguments(batch_size, data, error, match):
@@ -521,9 +527,7 @@ def test_mnist_data_rejects_bad_arguments(batch_size, data, error, match):
         MNISTData(batch_size, data=data)
 
 
-@pytest.mark.parametrize(
-    "seed, error", [("abc", TypeError), (1.5, TypeError), (-1, ValueError)]
-)
+@pytest.mark.parametrize("seed, error", [("abc", TypeError), (1.5, TypeError), (-1, ValueError)])
 def test_mnist_data_rejects_bad_seed(seed, error):
     with pytest.raises(error, match=f"^MNISTData: expected seed as .*, got {seed!r}$"):
         MNISTData(4, data=make_tiny_mnist(), seed=seed)
@@ -607,15 +611,17 @@ KINDS = ["directory", "fifo", "device", "broken-link"]
 @pytest.mark.parametrize("suffix", [".gz", ""], ids=["gz", "plain"])
 @pytest.mark.parametrize("download", [False, True])
 def test_load_mnist_says_what_is_under_an_mnist_name(tmp_path, kind, suffix, download):
-    directory = write_mnist(tmp_path / "mnist", make_tiny_mnist(),
-                            suffixes=(".gz", ".gz", "", ".gz"))
+    directory = write_mnist(
+        tmp_path / "mnist", make_tiny_mnist(), suffixes=(".gz", ".gz", "", ".gz")
+    )
     stem = MNIST_FILES[2]
     (directory / stem).unlink()
     path = directory / (stem + suffix)
     described = make_entry(path, kind)
     # Nothing listens on port 9: a download attempt would fail with another message.
-    hung, outcome = run_briefly(load_mnist, directory, download=download,
-                                mirrors=["http://127.0.0.1:9/"], progress=False)
+    hung, outcome = run_briefly(
+        load_mnist, directory, download=download, mirrors=["http://127.0.0.1:9/"], progress=False
+    )
     if hung:
         unblock_fifos(directory)
     assert not hung, "load_mnist blocked"
@@ -656,8 +662,9 @@ def test_mnist_data_says_what_is_under_an_mnist_name(tmp_path):
     path = directory / (MNIST_FILES[0] + ".gz")
     path.unlink()
     path.mkdir()
-    with pytest.raises(IDXFormatError,
-                       match="^MNISTData: expected a regular file at .*, got a directory$"):
+    with pytest.raises(
+        IDXFormatError, match="^MNISTData: expected a regular file at .*, got a directory$"
+    ):
         MNISTData(4, data=directory)
 
 
@@ -690,9 +697,12 @@ def test_load_mnist_rejects_bad_arguments(tmp_path, keyword, value, error, match
 
 def test_load_mnist_checks_checksums_before_downloading(tmp_path):
     bad = dict(MNIST_SHA256, **{"t10k-images-idx3-ubyte.gz": "xyz"})
-    with pytest.raises(ValueError, match=(
-        r"^load_mnist: expected checksums\['t10k-images-idx3-ubyte.gz'\] as "
-        "64 hexadecimal digits, got 'xyz'"
-    )):
+    with pytest.raises(
+        ValueError,
+        match=(
+            r"^load_mnist: expected checksums\['t10k-images-idx3-ubyte.gz'\] as "
+            "64 hexadecimal digits, got 'xyz'"
+        ),
+    ):
         load_mnist(tmp_path / "cache", mirrors=["http://127.0.0.1:9/"], checksums=bad)
     assert not (tmp_path / "cache").exists()

@@ -42,8 +42,14 @@ DRIP_LIMIT = 20.0
 @pytest.fixture(autouse=True)
 def no_proxy(tmp_path, monkeypatch):
     """Talk to the local server directly and keep away from the real cache."""
-    for variable in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
-                     "all_proxy", "ALL_PROXY"):
+    for variable in (
+        "http_proxy",
+        "HTTP_PROXY",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+    ):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("no_proxy", "*")
     monkeypatch.setenv("NO_PROXY", "*")
@@ -84,7 +90,7 @@ class Handler(BaseHTTPRequestHandler):
         stop = time.monotonic() + DRIP_LIMIT
         try:
             for i in range(len(data)):
-                self.wfile.write(data[i:i + 1])
+                self.wfile.write(data[i : i + 1])
                 self.wfile.flush()
                 if self.server.release.wait(DRIP_INTERVAL) or time.monotonic() > stop:
                     return
@@ -185,9 +191,7 @@ def test_only_missing_files_are_downloaded(server, tiny, tmp_path):
     (cache / MNIST_FILES[3]).write_bytes(gzip.decompress(files[CHECKSUM_NAMES[3]]))
     mirror = serve(server, "mnist", files)
     load_mnist(cache, mirrors=[mirror], checksums=checksums, progress=False)
-    assert sorted(server.requests) == sorted(
-        f"/mnist/{name}" for name in CHECKSUM_NAMES[1:3]
-    )
+    assert sorted(server.requests) == sorted(f"/mnist/{name}" for name in CHECKSUM_NAMES[1:3])
 
 
 def test_checksum_mismatch_raises_and_leaves_no_file(server, tiny, tmp_path):
@@ -198,8 +202,7 @@ def test_checksum_mismatch_raises_and_leaves_no_file(server, tiny, tmp_path):
     mirror = serve(server, "mnist", {name: bytes(corrupted)})
     cache = tmp_path / "cache"
     with pytest.raises(DownloadError) as info:
-        download_file(name, cache, mirrors=[mirror], sha256=checksums[name],
-                      progress=False)
+        download_file(name, cache, mirrors=[mirror], sha256=checksums[name], progress=False)
     message = str(info.value)
     assert "checksum mismatch" in message
     assert name in message and mirror in message
@@ -213,12 +216,9 @@ def test_truncated_transfer_leaves_no_partial_file(server, tiny, tmp_path):
     mirror = serve(server, "mnist", files, behaviour="truncate")
     cache = tmp_path / "cache"
     with pytest.raises(DownloadError) as info:
-        download_file(name, cache, mirrors=[mirror], sha256=checksums[name],
-                      progress=False)
+        download_file(name, cache, mirrors=[mirror], sha256=checksums[name], progress=False)
     size = len(files[name])
-    assert f"incomplete transfer: expected {size} bytes, received {size // 2}" in str(
-        info.value
-    )
+    assert f"incomplete transfer: expected {size} bytes, received {size // 2}" in str(info.value)
     assert_only(cache, [])
 
 
@@ -239,8 +239,7 @@ def test_failing_mirrors_fall_back_to_the_next(server, tiny, tmp_path, closed_po
     assert sum(path.startswith("/good/") for path in server.requests) == 4
 
 
-def test_all_mirrors_failing_names_file_and_mirrors(server, tiny, tmp_path,
-                                                    closed_port_url):
+def test_all_mirrors_failing_names_file_and_mirrors(server, tiny, tmp_path, closed_port_url):
     _, _, checksums = tiny
     mirrors = [closed_port_url, f"{server.url}/nothing-here/"]
     cache = tmp_path / "cache"
@@ -260,8 +259,9 @@ def test_stalled_server_times_out(server, tiny, tmp_path):
     name = CHECKSUM_NAMES[1]
     mirror = serve(server, "stall", files, behaviour="stall")
     with pytest.raises(DownloadError, match="timed out"):
-        download_file(name, tmp_path, mirrors=[mirror], sha256=checksums[name],
-                      progress=False, timeout=0.2)
+        download_file(
+            name, tmp_path, mirrors=[mirror], sha256=checksums[name], progress=False, timeout=0.2
+        )
     assert_only(tmp_path, ["source"])
 
 
@@ -272,15 +272,21 @@ def test_interrupted_download_removes_temporary_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(download_module, "_fetch", interrupted_fetch)
     with pytest.raises(KeyboardInterrupt):
-        download_file("x.gz", tmp_path, mirrors=["http://127.0.0.1:9/"],
-                      sha256="0" * 64, progress=False)
+        download_file(
+            "x.gz", tmp_path, mirrors=["http://127.0.0.1:9/"], sha256="0" * 64, progress=False
+        )
     assert_only(tmp_path, [])
 
 
 @pytest.mark.parametrize(
     "mirrors, sha256, error, match",
     [
-        ("http://127.0.0.1/", "0" * 64, TypeError, "mirrors as a sequence of base URLs .*, got str"),
+        (
+            "http://127.0.0.1/",
+            "0" * 64,
+            TypeError,
+            "mirrors as a sequence of base URLs .*, got str",
+        ),
         ([], "0" * 64, ValueError, "mirrors as a non-empty sequence .*, got \\[\\]"),
         ([""], "0" * 64, ValueError, "non-empty str, got \\[''\\]"),
         (["http://127.0.0.1/"], "abc", ValueError, "sha256 as 64 hexadecimal digits, got 'abc'"),
@@ -297,7 +303,12 @@ def test_download_file_rejects_bad_arguments(tmp_path, mirrors, sha256, error, m
     "filename, directory, error, match",
     [
         (b"x.gz", ".", TypeError, "filename as a str, got bytes"),
-        ("../x.gz", ".", ValueError, "filename as a plain file name without a folder, got '../x.gz'"),
+        (
+            "../x.gz",
+            ".",
+            ValueError,
+            "filename as a plain file name without a folder, got '../x.gz'",
+        ),
         ("..", ".", ValueError, "got '..'"),
         ("", ".", ValueError, "got ''"),
         ("x.gz", 3, TypeError, "directory as a str or os.PathLike, got int"),
@@ -328,8 +339,15 @@ def test_dripping_server_is_cut_at_the_deadline(server, tiny, tmp_path, behaviou
     with pytest.raises(DownloadError) as info:
         # Every byte arrives well within the read timeout: only the deadline
         # can end this download.
-        download_file(name, cache, mirrors=[mirror], sha256=checksums[name],
-                      progress=False, timeout=5.0, deadline=0.5)
+        download_file(
+            name,
+            cache,
+            mirrors=[mirror],
+            sha256=checksums[name],
+            progress=False,
+            timeout=5.0,
+            deadline=0.5,
+        )
     elapsed = time.monotonic() - start
     assert 0.5 <= elapsed < 2.0
     message = str(info.value)
@@ -343,8 +361,14 @@ def test_deadline_applies_to_each_mirror(server, tiny, tmp_path):
     name = CHECKSUM_NAMES[1]
     mirrors = [serve(server, "drip", files, behaviour="drip"), serve(server, "good", files)]
     start = time.monotonic()
-    path = download_file(name, tmp_path / "cache", mirrors=mirrors,
-                         sha256=checksums[name], progress=False, deadline=0.4)
+    path = download_file(
+        name,
+        tmp_path / "cache",
+        mirrors=mirrors,
+        sha256=checksums[name],
+        progress=False,
+        deadline=0.4,
+    )
     assert time.monotonic() - start < 2.0
     assert path.read_bytes() == files[name]
     assert server.requests == [f"/drip/{name}", f"/good/{name}"]
@@ -355,16 +379,18 @@ def test_load_mnist_passes_the_deadline_on(server, tiny, tmp_path):
     _, files, checksums = tiny
     mirror = serve(server, "drip", files, behaviour="drip")
     with pytest.raises(DownloadError, match="deadline of 0.3 s"):
-        load_mnist(tmp_path / "cache", mirrors=[mirror], checksums=checksums,
-                   progress=False, deadline=0.3)
+        load_mnist(
+            tmp_path / "cache", mirrors=[mirror], checksums=checksums, progress=False, deadline=0.3
+        )
 
 
 def test_no_deadline_with_none(server, tiny, tmp_path):
     _, files, checksums = tiny
     name = CHECKSUM_NAMES[3]
     mirror = serve(server, "mnist", files)
-    path = download_file(name, tmp_path, mirrors=[mirror], sha256=checksums[name],
-                         progress=False, deadline=None)
+    path = download_file(
+        name, tmp_path, mirrors=[mirror], sha256=checksums[name], progress=False, deadline=None
+    )
     assert path.read_bytes() == files[name]
 
 
@@ -384,8 +410,9 @@ def test_no_deadline_with_none(server, tiny, tmp_path):
 )
 def test_download_file_rejects_bad_time_limits(tmp_path, keyword, value, error, match):
     with pytest.raises(error, match="^download_file: expected .*" + match):
-        download_file("x.gz", tmp_path, mirrors=["http://127.0.0.1:9/"],
-                      sha256="0" * 64, **{keyword: value})
+        download_file(
+            "x.gz", tmp_path, mirrors=["http://127.0.0.1:9/"], sha256="0" * 64, **{keyword: value}
+        )
     assert_only(tmp_path, [])
 
 
@@ -406,9 +433,7 @@ download_file(name, directory, mirrors=[mirror], sha256=sha256, progress=False,
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
-def test_killed_download_leaves_a_partial_file_that_the_next_load_removes(
-    server, tiny, tmp_path
-):
+def test_killed_download_leaves_a_partial_file_that_the_next_load_removes(server, tiny, tmp_path):
     mnist, files, checksums = tiny
     name = CHECKSUM_NAMES[0]
     drip = serve(server, "drip", files, behaviour="drip")
@@ -452,8 +477,10 @@ def test_unlocked_partial_files_are_removed_and_others_kept(tiny, tmp_path):
     for name, data in files.items():
         (cache / name).write_bytes(data)
     # Left by a process that died: a partial file nobody holds a lock on.
-    stale = [cache / f".{CHECKSUM_NAMES[0]}.k3j_x9q1.part",
-             cache / f".{CHECKSUM_NAMES[3]}.a1b2c3d4.part"]
+    stale = [
+        cache / f".{CHECKSUM_NAMES[0]}.k3j_x9q1.part",
+        cache / f".{CHECKSUM_NAMES[3]}.a1b2c3d4.part",
+    ]
     for path in stale:
         path.write_bytes(b"partial")
     outside = tmp_path / "outside"
@@ -475,8 +502,6 @@ def test_unlocked_partial_files_are_removed_and_others_kept(tiny, tmp_path):
     for path in kept + [directory, link]:
         assert os.path.lexists(path)
     assert outside.read_bytes() == b"not ours"
-
-
 
 
 @pytest.mark.skipif(fcntl is None, reason="needs fcntl.flock")
@@ -573,8 +598,7 @@ def test_download_file_into_unwritable_folder(server, tiny, tmp_path, kind):
     mirror = serve(server, "mnist", files)
     try:
         with pytest.raises(DownloadError) as info:
-            download_file(name, folder, mirrors=[mirror], sha256=checksums[name],
-                          progress=False)
+            download_file(name, folder, mirrors=[mirror], sha256=checksums[name], progress=False)
     finally:
         if kind == "chmod-read-only":
             folder.chmod(0o755)
@@ -591,10 +615,11 @@ def test_download_file_refuses_a_non_regular_target(server, tiny, tmp_path):
     name = CHECKSUM_NAMES[0]
     (tmp_path / name).mkdir()
     mirror = serve(server, "mnist", files)
-    with pytest.raises(DownloadError, match=(
-        f"^download_file: expected .*{name} to be absent or a regular file, "
-        "got a directory"
-    )):
-        download_file(name, tmp_path, mirrors=[mirror], sha256=checksums[name],
-                      progress=False)
+    with pytest.raises(
+        DownloadError,
+        match=(
+            f"^download_file: expected .*{name} to be absent or a regular file, got a directory"
+        ),
+    ):
+        download_file(name, tmp_path, mirrors=[mirror], sha256=checksums[name], progress=False)
     assert server.requests == []

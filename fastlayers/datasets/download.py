@@ -89,14 +89,11 @@ def sha256sum(path: str | os.PathLike) -> str:
 def _check_sha256(sha256, caller: str, name: str = "sha256") -> str:
     if not isinstance(sha256, str):
         raise TypeError(
-            f"{caller}: expected {name} as a hex string of 64 digits, "
-            f"got {type(sha256).__name__}"
+            f"{caller}: expected {name} as a hex string of 64 digits, got {type(sha256).__name__}"
         )
     normalized = sha256.strip().lower()
     if not _SHA256_PATTERN.fullmatch(normalized):
-        raise ValueError(
-            f"{caller}: expected {name} as 64 hexadecimal digits, got {sha256!r}"
-        )
+        raise ValueError(f"{caller}: expected {name} as 64 hexadecimal digits, got {sha256!r}")
     return normalized
 
 
@@ -108,8 +105,7 @@ def _check_mirrors(mirrors, caller: str) -> tuple[str, ...]:
         )
     if not mirrors or not all(isinstance(m, str) and m for m in mirrors):
         raise ValueError(
-            f"{caller}: expected mirrors as a non-empty sequence of non-empty "
-            f"str, got {mirrors!r}"
+            f"{caller}: expected mirrors as a non-empty sequence of non-empty str, got {mirrors!r}"
         )
     return tuple(mirrors)
 
@@ -120,9 +116,7 @@ def _check_seconds(value, name: str, caller: str, *, allow_none: bool) -> float 
         return None
     expected = "a positive number of seconds" + (" or None" if allow_none else "")
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"{caller}: expected {name} as {expected}, got {type(value).__name__}"
-        )
+        raise TypeError(f"{caller}: expected {name} as {expected}, got {type(value).__name__}")
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{caller}: expected {name} as {expected}, got {value!r}")
     return float(value)
@@ -130,25 +124,23 @@ def _check_seconds(value, name: str, caller: str, *, allow_none: bool) -> float 
 
 def _check_filename(filename, caller: str) -> str:
     if not isinstance(filename, str):
-        raise TypeError(
-            f"{caller}: expected filename as a str, got {type(filename).__name__}"
-        )
+        raise TypeError(f"{caller}: expected filename as a str, got {type(filename).__name__}")
     # The name is joined to the folder, so it must not leave it.
-    if filename in ("", ".", "..") or "/" in filename or os.sep in filename or (
-        os.altsep and os.altsep in filename
+    if (
+        filename in ("", ".", "..")
+        or "/" in filename
+        or os.sep in filename
+        or (os.altsep and os.altsep in filename)
     ):
         raise ValueError(
-            f"{caller}: expected filename as a plain file name without a "
-            f"folder, got {filename!r}"
+            f"{caller}: expected filename as a plain file name without a folder, got {filename!r}"
         )
     return filename
 
 
 def _check_bool(value, name: str, caller: str) -> bool:
     if not isinstance(value, bool):
-        raise TypeError(
-            f"{caller}: expected {name} as True or False, got {type(value).__name__}"
-        )
+        raise TypeError(f"{caller}: expected {name} as True or False, got {type(value).__name__}")
     return value
 
 
@@ -208,9 +200,7 @@ def _partial_pattern(filename: str) -> re.Pattern:
 def _create_partial(directory: Path, filename: str) -> tuple[int, str]:
     """Create and lock a new partial file; return its descriptor and path."""
     while True:
-        handle, temporary = tempfile.mkstemp(
-            dir=directory, prefix=f".{filename}.", suffix=".part"
-        )
+        handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{filename}.", suffix=".part")
         if fcntl is None:
             return handle, temporary
         try:
@@ -276,8 +266,7 @@ def _remove_stale_partials(directory: str | os.PathLike, filename: str) -> list[
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             # Still the same file as the one locked: names are random, but a
             # check costs nothing and makes the removal exact.
-            if os.path.samestat(os.stat(entry.path, follow_symlinks=False),
-                                os.fstat(handle)):
+            if os.path.samestat(os.stat(entry.path, follow_symlinks=False), os.fstat(handle)):
                 os.unlink(entry.path)
                 removed.append(Path(entry.path))
         except OSError:
@@ -382,8 +371,9 @@ def _progress_bar_class():
     return tqdm
 
 
-def _fetch(url: str, file, sha256: str, *, progress: bool, timeout: float,
-           deadline: float | None = None) -> None:
+def _fetch(
+    url: str, file, sha256: str, *, progress: bool, timeout: float, deadline: float | None = None
+) -> None:
     """Stream `url` into the open binary `file`, verifying length and hash."""
     digest = hashlib.sha256()
     received = 0
@@ -428,9 +418,7 @@ def _fetch(url: str, file, sha256: str, *, progress: bool, timeout: float,
     # http.client ends the stream quietly when a server closes the connection
     # early, so a short transfer has to be detected here.
     if not complete:
-        raise DownloadError(
-            f"incomplete transfer: expected {expected} bytes, received {received}"
-        )
+        raise DownloadError(f"incomplete transfer: expected {expected} bytes, received {received}")
     if digest.hexdigest() != sha256:
         raise DownloadError(
             f"checksum mismatch: expected SHA-256 {sha256}, "
@@ -514,8 +502,7 @@ def download_file(
     filename = _check_filename(filename, caller)
     if not isinstance(directory, (str, os.PathLike)):
         raise TypeError(
-            f"{caller}: expected directory as a str or os.PathLike, "
-            f"got {type(directory).__name__}"
+            f"{caller}: expected directory as a str or os.PathLike, got {type(directory).__name__}"
         )
     mirrors = _check_mirrors(mirrors, caller)
     sha256 = _check_sha256(sha256, caller)
@@ -548,8 +535,7 @@ def download_file(
         try:
             # Closing the file releases its lock only after the rename.
             with os.fdopen(handle, "wb") as file:
-                _fetch(url, file, sha256, progress=progress, timeout=timeout,
-                       deadline=deadline)
+                _fetch(url, file, sha256, progress=progress, timeout=timeout, deadline=deadline)
                 file.flush()
                 os.fsync(file.fileno())
                 os.replace(temporary, target)
@@ -562,6 +548,5 @@ def download_file(
             Path(temporary).unlink(missing_ok=True)
     raise DownloadError(
         f"{caller}: expected a verified {filename!r} from one of "
-        f"{len(mirrors)} mirror(s) into {directory}, got none; tried:\n"
-        + "\n".join(failures)
+        f"{len(mirrors)} mirror(s) into {directory}, got none; tried:\n" + "\n".join(failures)
     )

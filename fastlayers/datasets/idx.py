@@ -40,9 +40,7 @@ _CODE_TO_DTYPE = {
     0x0D: np.dtype(">f4"),
     0x0E: np.dtype(">f8"),
 }
-_DTYPE_TO_CODE = {
-    dtype.newbyteorder("="): code for code, dtype in _CODE_TO_DTYPE.items()
-}
+_DTYPE_TO_CODE = {dtype.newbyteorder("="): code for code, dtype in _CODE_TO_DTYPE.items()}
 
 # Reading in bounded chunks keeps memory proportional to the data actually
 # present, so a header claiming absurd sizes cannot trigger a huge allocation.
@@ -61,8 +59,7 @@ class IDXFormatError(ValueError):
 def _check_path(path, caller: str) -> Path:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(
-            f"{caller}: expected path as a str or os.PathLike, "
-            f"got {type(path).__name__}"
+            f"{caller}: expected path as a str or os.PathLike, got {type(path).__name__}"
         )
     return Path(path)
 
@@ -125,8 +122,7 @@ def _parse(stream, path: Path) -> np.ndarray:
         )
     if ndim == 0:
         raise IDXFormatError(
-            f"read_idx: expected at least 1 dimension in the IDX header of "
-            f"{path}, got 0 dimensions"
+            f"read_idx: expected at least 1 dimension in the IDX header of {path}, got 0 dimensions"
         )
 
     dims_bytes = _read_exactly(stream, 4 * ndim)
@@ -142,10 +138,7 @@ def _parse(stream, path: Path) -> np.ndarray:
 
     # One byte more than expected is requested so that trailing data is caught.
     payload = _read_exactly(stream, expected + 1)
-    declared = (
-        f"{expected} bytes of data (the header declares shape {shape} of "
-        f"{dtype.name})"
-    )
+    declared = f"{expected} bytes of data (the header declares shape {shape} of {dtype.name})"
     if len(payload) < expected:
         raise IDXFormatError(
             f"read_idx: expected {declared} in {path}, "
@@ -209,9 +202,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
             ) from error
 
 
-def write_idx(
-    path: str | os.PathLike, array, *, compress: bool | None = None
-) -> Path:
+def write_idx(path: str | os.PathLike, array, *, compress: bool | None = None) -> Path:
     """Write an array as an IDX file.
 
     Compressed output is deterministic: the gzip header carries neither a
@@ -245,26 +236,20 @@ def write_idx(
     path = _check_path(path, "write_idx")
     if compress is not None and not isinstance(compress, bool):
         raise TypeError(
-            "write_idx: expected compress as True, False or None, "
-            f"got {type(compress).__name__}"
+            f"write_idx: expected compress as True, False or None, got {type(compress).__name__}"
         )
     array = np.asarray(array)
     native = array.dtype.newbyteorder("=")
     if native not in _DTYPE_TO_CODE:
         supported = ", ".join(sorted(d.name for d in _DTYPE_TO_CODE))
         raise TypeError(
-            f"write_idx: expected elements of a type IDX can store ({supported}), "
-            f"got {array.dtype}"
+            f"write_idx: expected elements of a type IDX can store ({supported}), got {array.dtype}"
         )
     if not 1 <= array.ndim <= 255:
-        raise ValueError(
-            f"write_idx: expected an array with 1 to 255 dimensions, "
-            f"got {array.ndim}"
-        )
+        raise ValueError(f"write_idx: expected an array with 1 to 255 dimensions, got {array.ndim}")
     if max(array.shape) > 0xFFFFFFFF:
         raise ValueError(
-            f"write_idx: expected dimension sizes that fit in 32 bits, "
-            f"got shape {array.shape}"
+            f"write_idx: expected dimension sizes that fit in 32 bits, got shape {array.shape}"
         )
     if compress is None:
         compress = path.name.endswith(".gz")

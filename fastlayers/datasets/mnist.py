@@ -59,14 +59,10 @@ MNIST_MIRRORS = (
 #: SHA-256 of the standard gzipped files. Their MD5s are the published ones
 #: (f68b3c2d..., d53e105e..., 9fb629c4..., ec29112d... in the order below).
 MNIST_SHA256 = {
-    "train-images-idx3-ubyte.gz":
-        "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-    "train-labels-idx1-ubyte.gz":
-        "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
-    "t10k-images-idx3-ubyte.gz":
-        "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-    "t10k-labels-idx1-ubyte.gz":
-        "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+    "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",  # noqa: E501
+    "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",  # noqa: E501
+    "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",  # noqa: E501
+    "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",  # noqa: E501
 }
 
 _IMAGE_SHAPE = (28, 28)
@@ -140,8 +136,7 @@ def _find(directory: Path, stem: str, caller: str) -> Path | None:
             return None  # `directory` is a file; reported by the caller
         if not stat.S_ISREG(mode):
             raise IDXFormatError(
-                f"{caller}: expected a regular file at {path}, "
-                f"got {describe_file_type(mode)}"
+                f"{caller}: expected a regular file at {path}, got {describe_file_type(mode)}"
             )
         return path
     return None
@@ -166,10 +161,7 @@ def _read_split(images_path, labels_path, caller) -> tuple[np.ndarray, np.ndarra
             f"{images_path} ({len(images)} images), got {len(labels)} labels"
         )
     if labels.size and labels.max() >= _NUM_CLASSES:
-        raise ValueError(
-            f"{caller}: expected labels 0..9 in {labels_path}, "
-            f"got {labels.max()}"
-        )
+        raise ValueError(f"{caller}: expected labels 0..9 in {labels_path}, got {labels.max()}")
     return images, labels
 
 
@@ -238,8 +230,13 @@ def _load_directory(
         for stem in missing:
             name = stem + ".gz"
             found[stem] = download_file(
-                name, directory, mirrors=mirrors, sha256=checksums[name],
-                progress=progress, timeout=timeout, deadline=deadline,
+                name,
+                directory,
+                mirrors=mirrors,
+                sha256=checksums[name],
+                progress=progress,
+                timeout=timeout,
+                deadline=deadline,
             )
     return _read_files([found[stem] for stem in MNIST_FILES], caller)
 
@@ -394,17 +391,13 @@ def images_to_float(images, *, dtype=np.float64) -> np.ndarray:
     caller = "images_to_float"
     if not isinstance(images, np.ndarray):
         raise TypeError(
-            f"{caller}: expected images as a uint8 numpy array, "
-            f"got {type(images).__name__}"
+            f"{caller}: expected images as a uint8 numpy array, got {type(images).__name__}"
         )
     if images.dtype != np.uint8:
-        raise TypeError(
-            f"{caller}: expected images of dtype uint8, got {images.dtype}"
-        )
+        raise TypeError(f"{caller}: expected images of dtype uint8, got {images.dtype}")
     if images.ndim != 3:
         raise ValueError(
-            f"{caller}: expected images of shape (n, height, width), "
-            f"got shape {images.shape}"
+            f"{caller}: expected images of shape (n, height, width), got shape {images.shape}"
         )
     try:
         dtype = np.dtype(dtype)
@@ -413,9 +406,7 @@ def images_to_float(images, *, dtype=np.float64) -> np.ndarray:
             f"{caller}: expected dtype as a floating-point type, got {dtype!r}"
         ) from None
     if dtype.kind != "f":
-        raise TypeError(
-            f"{caller}: expected dtype as a floating-point type, got {dtype}"
-        )
+        raise TypeError(f"{caller}: expected dtype as a floating-point type, got {dtype}")
     scaled = images.astype(dtype)
     scaled /= 255
     return scaled[:, np.newaxis]
@@ -447,17 +438,12 @@ def one_hot(labels, num_classes: int = _NUM_CLASSES, *, dtype=np.float64):
         or `num_classes` is less than 1.
     """
     caller = "one_hot"
-    if isinstance(num_classes, (bool, np.bool_)) or not isinstance(
-        num_classes, (int, np.integer)
-    ):
+    if isinstance(num_classes, (bool, np.bool_)) or not isinstance(num_classes, (int, np.integer)):
         raise TypeError(
-            f"{caller}: expected num_classes as an int, "
-            f"got {type(num_classes).__name__}"
+            f"{caller}: expected num_classes as an int, got {type(num_classes).__name__}"
         )
     if num_classes < 1:
-        raise ValueError(
-            f"{caller}: expected num_classes of at least 1, got {num_classes}"
-        )
+        raise ValueError(f"{caller}: expected num_classes of at least 1, got {num_classes}")
     try:
         labels = np.asarray(labels)
     except ValueError as error:  # ragged nested sequences
@@ -466,14 +452,9 @@ def one_hot(labels, num_classes: int = _NUM_CLASSES, *, dtype=np.float64):
             f"got a sequence NumPy cannot make an array of ({error})"
         ) from None
     if labels.dtype.kind not in "iu":
-        raise TypeError(
-            f"{caller}: expected integer labels, got dtype {labels.dtype}"
-        )
+        raise TypeError(f"{caller}: expected integer labels, got dtype {labels.dtype}")
     if labels.ndim != 1:
-        raise ValueError(
-            f"{caller}: expected one-dimensional labels, "
-            f"got shape {labels.shape}"
-        )
+        raise ValueError(f"{caller}: expected one-dimensional labels, got shape {labels.shape}")
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
         raise ValueError(
             f"{caller}: expected labels in 0..{num_classes - 1}, got values "
@@ -482,9 +463,7 @@ def one_hot(labels, num_classes: int = _NUM_CLASSES, *, dtype=np.float64):
     try:
         dtype = np.dtype(dtype)
     except TypeError:
-        raise TypeError(
-            f"{caller}: expected dtype as a NumPy data type, got {dtype!r}"
-        ) from None
+        raise TypeError(f"{caller}: expected dtype as a NumPy data type, got {dtype!r}") from None
     encoded = np.zeros((labels.size, int(num_classes)), dtype=dtype)
     encoded[np.arange(labels.size), labels] = 1
     return encoded

@@ -66,8 +66,7 @@ class MNISTData:
             batch_size, (int, np.integer)
         ):
             raise TypeError(
-                f"MNISTData: expected batch_size as an int, "
-                f"got {type(batch_size).__name__}"
+                f"MNISTData: expected batch_size as an int, got {type(batch_size).__name__}"
             )
         mnist = _resolve(data)
         if not 1 <= batch_size <= len(mnist.train_images):
@@ -102,7 +101,7 @@ class MNISTData:
         while True:
             order = self._rng.permutation(n_samples)
             for i in range(num_iterations):
-                yield order[i * self.batch_size:(i + 1) * self.batch_size]
+                yield order[i * self.batch_size : (i + 1) * self.batch_size]
 
     def forward(self):
         """Return the next training batch.

@@ -284,12 +284,14 @@ def _grad_weights_unit_stride_x(xp, err, stride_y, grad_w, grad_b):
         sums = np.zeros((4, 4), grad_w.dtype)
         for oy in range(out_h):
             base = oy * stride_y * padded_w * n_batch
+            # fmt: off
             _weight_gradient_block(
                 e_rows[k0, oy], e_rows[k1, oy], e_rows[k2, oy], e_rows[k3, oy],
                 x_flat[base + o0 : base + o0 + run], x_flat[base + o1 : base + o1 + run],
                 x_flat[base + o2 : base + o2 + run], x_flat[base + o3 : base + o3 + run],
                 sums,
             )
+            # fmt: on
         for k in range(k0, min(k0 + 4, n_kern)):
             for t in range(t0, min(t0 + 4, n_taps)):
                 gw_flat[k, t] = sums[k - k0, t - t0]
