@@ -30,8 +30,11 @@ from .layers import (
     SoftMaxCrossEntropyLoss,
     TanH,
 )
+from .memory import _apply_default as _retain_memory
 from .network import NeuralNetwork
 from .parallel import get_num_threads, set_num_threads, threading_layer
+
+_retain_memory()
 
 try:
     # One source of the version: the installed package's metadata.
