@@ -10,6 +10,9 @@ import numbers
 
 import numpy as np
 
+_FLOAT32 = np.dtype(np.float32)
+_FLOAT64 = np.dtype(np.float64)
+
 INDEX_LIMIT = 2**31 - 1
 """Largest size, stride, padding or count the argument checks accept.
 
@@ -137,6 +140,8 @@ def as_float_array(x, layer, what="input"):
     TypeError
         For complex, object, string and other non-numeric data.
     """
+    if type(x) is np.ndarray and (x.dtype is _FLOAT64 or x.dtype is _FLOAT32):
+        return x  # the common case, checked first: layers call this on every pass
     if isinstance(x, np.ndarray):
         arr = x
     else:
@@ -206,6 +211,16 @@ def pair(value, layer, name, minimum=1, maximum=INDEX_LIMIT):
     ValueError
         If an entry is out of range.
     """
+    if type(value) is tuple and len(value) == 2:
+        # Fast path for what the layers pass on every call: two plain ints.
+        a, b = value
+        if (
+            type(a) is int
+            and type(b) is int
+            and (minimum is None or (a >= minimum and b >= minimum))
+            and (maximum is None or (a <= maximum and b <= maximum))
+        ):
+            return value
     expected = f"{layer}: expected {name} as an int or a pair of ints, got {describe(value)}"
     if isinstance(value, (str, bytes)):
         raise TypeError(expected)

@@ -7,7 +7,7 @@ public function's own name, or the class of a layer that calls it.
 
 import numpy as np
 
-from .._validation import as_float_array, check_ndim, integer, pair
+from .._validation import INDEX_LIMIT, as_float_array, check_ndim, integer, pair
 
 # Below these amounts of work a kernel runs on the calling thread (see
 # fastlayers.parallel.launch).  One multiply-add of a convolution or matrix
@@ -49,7 +49,11 @@ def check_not_empty(x, caller, what="input", first=1):
 
 def compute_dtype(*arrays):
     """float32 when every array is float32, float64 otherwise (NumPy promotion)."""
-    return np.result_type(*(a.dtype for a in arrays if a is not None))
+    dtypes = [a.dtype for a in arrays if a is not None]
+    first = dtypes[0]
+    if all(d is first for d in dtypes):
+        return first
+    return np.result_type(*dtypes)
 
 
 def contiguous(arr, dtype):
@@ -119,6 +123,12 @@ def resolve_padding(padding, kernel_hw, caller):
     by ``py`` and left and right by ``px``, and four ints give each side.
     """
     m, n = kernel_hw
+    if (
+        type(padding) is tuple
+        and len(padding) == 4
+        and all(type(v) is int and 0 <= v <= INDEX_LIMIT for v in padding)
+    ):
+        return padding  # what the layers pass on every call, resolved once
     if isinstance(padding, str):
         if padding == "same":
             return m // 2, (m - 1) // 2, n // 2, (n - 1) // 2
