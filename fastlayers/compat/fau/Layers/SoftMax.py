@@ -1,0 +1,30 @@
+"""``SoftMax``."""
+
+import numpy as np
+
+from ... import _common
+from .Base import BaseLayer
+
+__all__ = ["SoftMax"]
+
+
+class SoftMax(BaseLayer):
+    """Row-wise softmax of (batch, classes) scores, shifted by the row maximum."""
+
+    def __init__(self):
+        super().__init__()
+        self.prediction = None
+
+    def forward(self, input_tensor):
+        x = _common.as_float(input_tensor, "SoftMax")
+        e = np.exp(x - np.max(x, axis=-1, keepdims=True))
+        self.prediction = e / np.sum(e, axis=-1, keepdims=True)
+        return self.prediction
+
+    def backward(self, error_tensor):
+        """``y * (E - sum(E * y))`` row by row."""
+        if self.prediction is None:
+            raise RuntimeError("SoftMax: backward called before forward")
+        y = self.prediction
+        error = _common.as_float(error_tensor, "SoftMax", "error_tensor")
+        return y * (error - np.sum(error * y, axis=-1, keepdims=True))
