@@ -34,7 +34,7 @@ from fastlayers.compat.fau.Layers import (
 from fastlayers.compat.fau.Layers.Base import BaseLayer
 from fastlayers.compat.fau.Optimization import Constraints, Loss, Optimizers
 
-from .helpers import tolerance
+from .helpers import network_step, tolerance
 
 RTOL = tolerance(np.float64)
 
@@ -112,14 +112,7 @@ def parameter_gradient_error(layers, x, label, name, eps=1e-5):
     numeric = np.empty_like(value)
     for idx in np.ndindex(value.shape):
         setattr(first, name, value.copy())
-        out = x
-        for layer in layers:
-            out = layer.forward(out)
-        loss = SquaredError()
-        loss.forward(out, label)
-        error = loss.backward(label)
-        for layer in reversed(layers):
-            error = layer.backward(error)
+        network_step(layers, SquaredError(), x, label)
         analytic[idx] = getattr(first, "gradient_" + name)[idx]
         up, down = value.copy(), value.copy()
         up[idx] += eps
@@ -987,13 +980,7 @@ def test_network_backward_skips_only_the_unused_input_gradient(first):
     manual = copy.deepcopy(net)
     net.train(3)
     for _ in range(3):
-        out = x
-        for layer in manual.layers:
-            out = layer.forward(out)
-        manual.loss_layer.forward(out, label)
-        error = manual.loss_layer.backward(label)
-        for layer in reversed(manual.layers):
-            error = layer.backward(error)
+        network_step(manual.layers, manual.loss_layer, x, label)
     for a, b in zip(net.layers, manual.layers):
         if a.trainable:
             np.testing.assert_array_equal(a.weights, b.weights)

@@ -78,6 +78,24 @@ def relative_error(analytic, numeric):
     return np.linalg.norm(analytic - numeric) / max(np.linalg.norm(numeric), 1e-300)
 
 
+def assert_gradients(layer, a, weight, *parameters):
+    """Check ``backprop`` against central differences of ``sum(weight * evaluate(a))``.
+
+    The input gradient is always checked; each ``(gradient, parameter)``
+    pair of attribute names adds the layer's gradient of that parameter.
+    """
+
+    def loss():
+        return np.sum(weight * layer.evaluate(a))
+
+    loss()
+    da = layer.backprop(weight)
+    analytic = [getattr(layer, gradient).copy() for gradient, _ in parameters]
+    assert relative_error(da, numeric_gradient(loss, a)) < FD
+    for computed, (_, parameter) in zip(analytic, parameters, strict=True):
+        assert relative_error(computed, numeric_gradient(loss, getattr(layer, parameter))) < FD
+
+
 def test_signatures():
     params = lambda f: list(inspect.signature(f).parameters)  # noqa: E731
     assert params(Conv2DLayer) == ["tensor", "fshape", "afun", "optim", "initializer"]
@@ -129,16 +147,7 @@ def test_conv_gradients(afun):
     layer = Conv2DLayer((2, 6, 5), (3, 3, 2), afun=afun())
     a = np.random.randn(2, 2, 6, 5)
     weight = np.random.randn(*layer.evaluate(a).shape)
-
-    def loss():
-        return np.sum(weight * layer.evaluate(a))
-
-    loss()
-    da = layer.backprop(weight)
-    df, db = layer.df.copy(), layer.db.copy()
-    assert relative_error(da, numeric_gradient(loss, a)) < FD
-    assert relative_error(df, numeric_gradient(loss, layer.f)) < FD
-    assert relative_error(db, numeric_gradient(loss, layer.b)) < FD
+    assert_gradients(layer, a, weight, ("df", "f"), ("db", "b"))
 
 
 def test_conv_update_uses_the_optimizer_in_place():
@@ -194,12 +203,7 @@ def test_pool_gradient_without_ties():
     a = np.random.randn(2, 2, 6, 6)
     layer = Pool2DLayer((2, 2))
     weight = np.random.randn(2, 2, 3, 3)
-
-    def loss():
-        return np.sum(weight * layer.evaluate(a))
-
-    loss()
-    assert relative_error(layer.backprop(weight), numeric_gradient(loss, a)) < FD
+    assert_gradients(layer, a, weight)
 
 
 def test_flatten_layout_matches_dense_rows():
@@ -220,16 +224,7 @@ def test_dense_formula_and_gradients():
         layer.evaluate(a), 1 / (1 + np.exp(-(a @ layer.W + layer.b))), rtol=RTOL
     )
     weight = np.random.randn(4, 3)
-
-    def loss():
-        return np.sum(weight * layer.evaluate(a))
-
-    loss()
-    da = layer.backprop(weight)
-    dW, db = layer.dW.copy(), layer.db.copy()
-    assert relative_error(da, numeric_gradient(loss, a)) < FD
-    assert relative_error(dW, numeric_gradient(loss, layer.W)) < FD
-    assert relative_error(db, numeric_gradient(loss, layer.b)) < FD
+    assert_gradients(layer, a, weight, ("dW", "W"), ("db", "b"))
 
 
 def test_softmax_jacobian_and_cross_entropy_gradient():

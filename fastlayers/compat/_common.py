@@ -31,6 +31,44 @@ def check_ndim(array, ndim, owner, name, layout):
         raise ValueError(f"{owner}: expected {name} of shape {layout}, got shape {array.shape}")
 
 
+def checked_error(error_tensor, saved, owner, shape=None):
+    """Return ``error_tensor`` as a float array for a layer's backward pass.
+
+    ``saved`` is what the forward pass kept (None: no forward has run yet);
+    ``shape``, when given, is the shape the error must have.
+
+    Raises
+    ------
+    RuntimeError
+        Before any forward pass.
+    ValueError
+        For an error of another shape than ``shape``.
+    """
+    if saved is None:
+        raise RuntimeError(f"{owner}: backward called before forward")
+    error = as_float(error_tensor, owner, "error_tensor")
+    if shape is not None and error.shape != tuple(shape):
+        raise ValueError(
+            f"{owner}: expected error_tensor of shape {tuple(shape)}, got shape {error.shape}"
+        )
+    return error
+
+
+def propagate_back(layers, error, method, first_method):
+    """Pass ``error`` back through ``layers``, last to first, with each one's ``method``.
+
+    The error w.r.t. the network's input is discarded, so the first layer
+    is called through ``first_method`` (parameter gradients only) when it
+    has one.
+    """
+    for index in range(len(layers) - 1, -1, -1):
+        layer = layers[index]
+        if index == 0 and hasattr(layer, first_method):
+            getattr(layer, first_method)(error)
+        else:
+            error = getattr(layer, method)(error)
+
+
 def positive_int(value, owner, name):
     """Return ``value`` as an int of at least 1."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

@@ -3,6 +3,8 @@
 import copy
 import pickle
 
+from .. import _common
+
 __all__ = ["NeuralNetwork", "save", "load"]
 
 
@@ -98,13 +100,7 @@ class NeuralNetwork:
         if self._label_tensor is None:
             raise RuntimeError("NeuralNetwork: backward called before forward")
         error = self.loss_layer.backward(self._label_tensor)
-        for index in range(len(self.layers) - 1, -1, -1):
-            layer = self.layers[index]
-            if index == 0 and hasattr(layer, "_backward_parameters"):
-                # The error w.r.t. the network's input is discarded: skip it.
-                layer._backward_parameters(error)
-            else:
-                error = layer.backward(error)
+        _common.propagate_back(self.layers, error, "backward", "_backward_parameters")
 
     def train(self, iterations):
         """``iterations`` times forward and backward in the training phase; append each loss."""

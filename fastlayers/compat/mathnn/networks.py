@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .._common import as_float
+from .._common import as_float, propagate_back
 from .layers import Conv2DLayer, DenseLayer, FlattenLayer, Pool2DLayer
 
 __all__ = ["SequentialNet", "cross_entropy"]
@@ -63,13 +63,7 @@ class SequentialNet:
         """Back-propagate the gradient of the mean cross-entropy of ``y_tilde`` against ``y``."""
         tiny = np.finfo(y_tilde.dtype).tiny
         delta = -y / np.maximum(y_tilde, tiny) / y_tilde.shape[0]
-        for index in range(len(self.layers) - 1, -1, -1):
-            layer = self.layers[index]
-            if index == 0 and hasattr(layer, "_backprop_parameters"):
-                # The delta w.r.t. the network's input is discarded: skip it.
-                layer._backprop_parameters(delta)
-            else:
-                delta = layer.backprop(delta)
+        propagate_back(self.layers, delta, "backprop", "_backprop_parameters")
 
     def update(self):
         for layer in self.layers:

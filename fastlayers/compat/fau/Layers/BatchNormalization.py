@@ -3,7 +3,7 @@
 import numpy as np
 
 from ... import _common
-from .Base import TrainableLayer
+from .Base import TrainableLayer, gradient, parameter
 
 __all__ = ["BatchNormalization"]
 
@@ -26,6 +26,12 @@ class BatchNormalization(TrainableLayer):
         1e-11, added to the variance.
     """
 
+    name = "BatchNormalization"
+    weights = parameter("weights")
+    bias = parameter("bias")
+    gradient_weights = gradient("gradient_weights")
+    gradient_bias = gradient("gradient_bias")
+
     def __init__(self, channels):
         super().__init__()
         self.channels = _common.positive_int(channels, "BatchNormalization", "channels")
@@ -39,38 +45,6 @@ class BatchNormalization(TrainableLayer):
         self.running_var = None
         self._image_shape = None
         self._cache = None
-
-    @property
-    def weights(self):
-        return self._weights
-
-    @weights.setter
-    def weights(self, value):
-        self._weights = _common.as_float(value, "BatchNormalization", "weights")
-
-    @property
-    def bias(self):
-        return self._bias
-
-    @bias.setter
-    def bias(self, value):
-        self._bias = _common.as_float(value, "BatchNormalization", "bias")
-
-    @property
-    def gradient_weights(self):
-        return self._gradient_weights
-
-    @gradient_weights.setter
-    def gradient_weights(self, value):
-        self._gradient_weights = value
-
-    @property
-    def gradient_bias(self):
-        return self._gradient_bias
-
-    @gradient_bias.setter
-    def gradient_bias(self, value):
-        self._gradient_bias = value
 
     def initialize(self, weights_initializer=None, bias_initializer=None):
         """Reset gamma to ones and beta to zeros (the initializers are not used)."""
@@ -155,6 +129,6 @@ class BatchNormalization(TrainableLayer):
         else:
             n = g.shape[0]
             dx = (inv_std / n) * (n * g - g.sum(axis=0) - x_hat * np.sum(g * x_hat, axis=0))
-        self._weights = self._updated("weights", self._weights, self._gradient_weights)
-        self._bias = self._updated("bias", self._bias, self._gradient_bias)
+        self._step("weights", self._gradient_weights)
+        self._step("bias", self._gradient_bias)
         return self.reformat(dx) if image else dx

@@ -4,7 +4,7 @@ import numpy as np
 
 from .... import functional as F
 from ... import _common
-from .Base import TrainableLayer
+from .Base import TrainableLayer, gradient, parameter
 
 __all__ = ["Conv"]
 
@@ -42,6 +42,12 @@ class Conv(TrainableLayer):
     ``scipy.signal.correlate(..., mode="same")`` centres an odd kernel.
     """
 
+    name = "Conv"
+    weights = parameter("weights")
+    bias = parameter("bias")
+    gradient_weights = gradient("gradient_weights")
+    gradient_bias = gradient("gradient_bias")
+
     def __init__(self, stride_shape, convolution_shape, num_kernels):
         super().__init__()
         try:
@@ -61,38 +67,7 @@ class Conv(TrainableLayer):
         self._gradient_weights = None
         self._gradient_bias = None
         self._saved = None
-
-    @property
-    def weights(self):
-        return self._weights
-
-    @weights.setter
-    def weights(self, value):
-        self._weights = _common.as_float(value, "Conv", "weights")
-
-    @property
-    def bias(self):
-        return self._bias
-
-    @bias.setter
-    def bias(self, value):
-        self._bias = _common.as_float(value, "Conv", "bias")
-
-    @property
-    def gradient_weights(self):
-        return self._gradient_weights
-
-    @gradient_weights.setter
-    def gradient_weights(self, value):
-        self._gradient_weights = value
-
-    @property
-    def gradient_bias(self):
-        return self._gradient_bias
-
-    @gradient_bias.setter
-    def gradient_bias(self, value):
-        self._gradient_bias = value
+        self._out_shape = None
 
     def initialize(self, weights_initializer, bias_initializer):
         """Draw weights and bias; fan_in = c * m * n, fan_out = num_kernels * m * n."""
@@ -113,11 +88,7 @@ class Conv(TrainableLayer):
                 f"Conv: expected input with {self.convolution_shape[0]} channels, "
                 f"got shape {x.shape}"
             )
-        expected = (self.num_kernels, *self.convolution_shape)
-        if self._weights.shape != expected:
-            raise ValueError(
-                f"Conv: expected weights of shape {expected}, got shape {self._weights.shape}"
-            )
+        self._check_shape("weights", (self.num_kernels, *self.convolution_shape))
         bias = self._bias.reshape(-1) if self._bias.size == self.num_kernels else self._bias
         if bias.shape != (self.num_kernels,):
             raise ValueError(
@@ -130,61 +101,27 @@ class Conv(TrainableLayer):
         x = _common.as_float(input_tensor, "Conv")
         bias = self._check(x)
         if len(self.convolution_shape) == 2:
-            y, self._saved = F.conv1d(
-                x,
-                self._weights,
-                bias,
-                stride=self.stride_shape[0],
-                padding="same",
-                return_saved=True,
-                caller="Conv",
-            )
+            convolve, stride = F.conv1d, self.stride_shape[0]
         else:
-            y, self._saved = F.conv2d(
-                x,
-                self._weights,
-                bias,
-                stride=self.stride_shape,
-                padding="same",
-                return_saved=True,
-                caller="Conv",
-            )
+            convolve, stride = F.conv2d, self.stride_shape
+        y, self._saved = convolve(
+            x, self._weights, bias, stride=stride, padding="same", return_saved=True, caller="Conv"
+        )
         self._out_shape = y.shape
         return y
 
-    def backward(self, error_tensor):
-        """Return the error w.r.t. the input; set the gradients, update if an optimizer is set."""
-        return self._backward(error_tensor, True)
-
-    def _backward_parameters(self, error_tensor):
-        # What NeuralNetwork.backward calls on its first layer: the error
-        # w.r.t. the network's input is never used, so it is not computed.
-        # A subclass with its own backward must have it run as it is.
-        if type(self).backward is not Conv.backward:
-            self.backward(error_tensor)
-        else:
-            self._backward(error_tensor, False)
-
     def _backward(self, error_tensor, input_gradient):
-        if self._saved is None:
-            raise RuntimeError("Conv: backward called before forward")
-        error = _common.as_float(error_tensor, "Conv", "error_tensor")
-        if error.shape != self._out_shape:
-            raise ValueError(
-                f"Conv: expected error_tensor of shape {self._out_shape}, got shape {error.shape}"
-            )
-        if len(self.convolution_shape) == 2:
-            dx, dw, db = F.conv1d_backward(
-                error, self._saved, input_gradient=input_gradient, caller="Conv"
-            )
-        else:
-            dx, dw, db = F.conv2d_backward(
-                error, self._saved, input_gradient=input_gradient, caller="Conv"
-            )
+        error = _common.checked_error(error_tensor, self._saved, "Conv", self._out_shape)
+        convolve_backward = (
+            F.conv1d_backward if len(self.convolution_shape) == 2 else F.conv2d_backward
+        )
+        dx, dw, db = convolve_backward(
+            error, self._saved, input_gradient=input_gradient, caller="Conv"
+        )
         self._gradient_weights = dw
         self._gradient_bias = db
-        self._weights = self._updated("weights", self._weights, dw)
-        self._bias = self._updated("bias", self._bias.reshape(db.shape), db)
+        self._step("weights", dw)
+        self._step("bias", db, self._bias.reshape(db.shape))
         return dx
 
     def calculate_regularization_loss(self):

@@ -21,6 +21,4 @@ class Flatten(BaseLayer):
         return x.reshape(x.shape[0], -1)
 
     def backward(self, error_tensor):
-        if self._shape is None:
-            raise RuntimeError("Flatten: backward called before forward")
-        return _common.as_float(error_tensor, "Flatten", "error_tensor").reshape(self._shape)
+        return _common.checked_error(error_tensor, self._shape, "Flatten").reshape(self._shape)

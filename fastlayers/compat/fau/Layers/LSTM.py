@@ -29,19 +29,14 @@ class LSTM(RecurrentLayer):
     name = "LSTM"
     gates = 4
 
-    def forward(self, input_tensor):
-        x = self._input(input_tensor)
-        n, hid = self.input_size, self.hidden_size
-        w = self._weights
-        t_steps = x.shape[0]
-        dtype = np.result_type(x, w)
+    def _recur(self, drive, recurrent, start, dtype):
+        hid = self.hidden_size
+        t_steps = drive.shape[0]
         hidden = np.zeros((t_steps + 1, hid), dtype)
         cell = np.zeros((t_steps + 1, hid), dtype)
-        if self._memorize and self._state is not None:
-            hidden[0], cell[0] = self._state
+        if start is not None:
+            hidden[0], cell[0] = start
         gates = np.empty((t_steps, 4 * hid), dtype)
-        drive = x @ w[:n] + w[-1]
-        recurrent = w[n : n + hid]
         for t in range(t_steps):
             z = drive[t] + hidden[t] @ recurrent
             z[: 2 * hid] = sigmoid(z[: 2 * hid])
@@ -51,21 +46,15 @@ class LSTM(RecurrentLayer):
             cell[t + 1] = z[:hid] * cell[t] + z[hid : 2 * hid] * z[2 * hid : 3 * hid]
             hidden[t + 1] = z[3 * hid :] * np.tanh(cell[t + 1])
         self._state = (hidden[-1].copy(), cell[-1].copy())
-        y = self._output(hidden[1:])
-        self._cache = (x, hidden, cell, gates, y)
-        return y
+        return hidden, (cell, gates)
 
-    def backward(self, error_tensor):
-        error = self._check_error(error_tensor)
-        x, hidden, cell, gates, y = self._cache
-        n, hid = self.input_size, self.hidden_size
-        w = self._weights
-        dh_out = self._output_backward(error, hidden[1:], y)
-        recurrent_t = w[n : n + hid].T
+    def _recur_backward(self, dh_out, hidden, saved, recurrent_t):
+        cell, gates = saved
+        hid = self.hidden_size
         dz = np.empty_like(gates)
         dh_carry = np.zeros(hid, dtype=dz.dtype)
         dc_carry = np.zeros(hid, dtype=dz.dtype)
-        for t in range(x.shape[0] - 1, -1, -1):
+        for t in range(gates.shape[0] - 1, -1, -1):
             f, i, g, o = (
                 gates[t, :hid],
                 gates[t, hid : 2 * hid],
@@ -81,9 +70,4 @@ class LSTM(RecurrentLayer):
             dz[t, 3 * hid :] = dh * tanh_c * o * (1.0 - o)
             dc_carry = dc * f
             dh_carry = dz[t] @ recurrent_t
-        self._gradient_weights = np.concatenate(
-            [x.T @ dz, hidden[:-1].T @ dz, dz.sum(axis=0, keepdims=True)]
-        )
-        dx = dz @ w[:n].T
-        self._update()
-        return dx
+        return dz

@@ -46,12 +46,6 @@ class Pooling(BaseLayer):
         return out
 
     def backward(self, error_tensor):
-        if self._indices is None:
-            raise RuntimeError("Pooling: backward called before forward")
-        error = _common.as_float(error_tensor, "Pooling", "error_tensor")
-        if error.shape != self._indices.shape:
-            raise ValueError(
-                f"Pooling: expected error_tensor of shape {self._indices.shape}, "
-                f"got shape {error.shape}"
-            )
+        shape = None if self._indices is None else self._indices.shape
+        error = _common.checked_error(error_tensor, self._indices, "Pooling", shape)
         return F.max_pool2d_backward(error, self._indices, self._input_shape, caller="Pooling")

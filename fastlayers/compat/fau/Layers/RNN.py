@@ -3,18 +3,10 @@
 import numpy as np
 
 from ... import _common
-from .Base import TrainableLayer
+from .Base import TrainableLayer, dense_weights, gradient, parameter
 from .Sigmoid import sigmoid
 
 __all__ = ["RNN"]
-
-
-def _dense_init(weights_initializer, bias_initializer, n_in, n_out):
-    weights = np.asarray(
-        weights_initializer.initialize((n_in, n_out), n_in, n_out), dtype=np.float64
-    )
-    bias = np.asarray(bias_initializer.initialize((1, n_out), 1, n_out), dtype=np.float64)
-    return np.concatenate([weights.reshape(n_in, n_out), bias.reshape(1, n_out)], axis=0)
 
 
 class RecurrentLayer(TrainableLayer):
@@ -46,44 +38,25 @@ class RecurrentLayer(TrainableLayer):
     def memorize(self, value):
         self._memorize = bool(value)
 
-    @property
-    def weights(self):
-        """Recurrent weights, (input_size + hidden_size + 1, gates * hidden_size), bias last."""
-        return self._weights
-
-    @weights.setter
-    def weights(self, value):
-        self._weights = _common.as_float(value, self.name, "weights")
-
-    @property
-    def weights_output(self):
-        """Weights of the output layer: (hidden_size + 1, output_size), bias last."""
-        return self._weights_output
-
-    @weights_output.setter
-    def weights_output(self, value):
-        self._weights_output = _common.as_float(value, self.name, "weights_output")
-
-    @property
-    def gradient_weights(self):
-        """Gradient of :attr:`weights`, summed over the time steps."""
-        return self._gradient_weights
-
-    @gradient_weights.setter
-    def gradient_weights(self, value):
-        self._gradient_weights = value
-
-    @property
-    def gradient_weights_output(self):
-        return self._gradient_weights_output
+    weights = parameter(
+        "weights",
+        "Recurrent weights, (input_size + hidden_size + 1, gates * hidden_size), bias last.",
+    )
+    weights_output = parameter(
+        "weights_output", "Weights of the output layer: (hidden_size + 1, output_size), bias last."
+    )
+    gradient_weights = gradient(
+        "gradient_weights", "Gradient of :attr:`weights`, summed over the time steps."
+    )
+    gradient_weights_output = gradient("gradient_weights_output", settable=False)
 
     def initialize(self, weights_initializer, bias_initializer):
         """Draw both layers' weights (fans: inputs and outputs of each layer) and bias rows."""
         n_in = self.input_size + self.hidden_size
-        self.weights = _dense_init(
+        self.weights = dense_weights(
             weights_initializer, bias_initializer, n_in, self.gates * self.hidden_size
         )
-        self.weights_output = _dense_init(
+        self.weights_output = dense_weights(
             weights_initializer, bias_initializer, self.hidden_size, self.output_size
         )
 
@@ -92,27 +65,50 @@ class RecurrentLayer(TrainableLayer):
         return self._regularization(self._weights, self._weights_output)
 
     def _input(self, input_tensor):
-        x = _common.as_float(input_tensor, self.name)
-        _common.check_ndim(x, 2, self.name, "input", f"(time, {self.input_size})")
-        if x.shape[1] != self.input_size:
-            raise ValueError(
-                f"{self.name}: expected input of shape (time, {self.input_size}), "
-                f"got shape {x.shape}"
-            )
+        x = self._rows(input_tensor, "time")
         n_in = self.input_size + self.hidden_size
-        expected = (n_in + 1, self.gates * self.hidden_size)
-        if self._weights.shape != expected:
-            raise ValueError(
-                f"{self.name}: expected weights of shape {expected}, "
-                f"got shape {self._weights.shape}"
-            )
-        expected = (self.hidden_size + 1, self.output_size)
-        if self._weights_output.shape != expected:
-            raise ValueError(
-                f"{self.name}: expected weights_output of shape {expected}, "
-                f"got shape {self._weights_output.shape}"
-            )
+        self._check_shape("weights", (n_in + 1, self.gates * self.hidden_size))
+        self._check_shape("weights_output", (self.hidden_size + 1, self.output_size))
         return x
+
+    def forward(self, input_tensor):
+        """Run the (time, input_size) sequence through; return (time, output_size)."""
+        x = self._input(input_tensor)
+        n, hid = self.input_size, self.hidden_size
+        w = self._weights
+        start = self._state if self._memorize else None
+        hidden, saved = self._recur(x @ w[:n] + w[-1], w[n : n + hid], start, np.result_type(x, w))
+        y = self._output(hidden[1:])
+        self._cache = (x, hidden, saved, y)
+        return y
+
+    def backward(self, error_tensor):
+        """Back through time over the whole sequence; return the error w.r.t. the input."""
+        error = self._check_error(error_tensor)
+        x, hidden, saved, y = self._cache
+        n, hid = self.input_size, self.hidden_size
+        w = self._weights
+        dh_out = self._output_backward(error, hidden[1:], y)
+        dz = self._recur_backward(dh_out, hidden, saved, w[n : n + hid].T)
+        self._gradient_weights = np.concatenate(
+            [x.T @ dz, hidden[:-1].T @ dz, dz.sum(axis=0, keepdims=True)]
+        )
+        dx = dz @ w[:n].T
+        self._update()
+        return dx
+
+    def _recur(self, drive, recurrent, start, dtype):
+        """Hidden states (time + 1, hidden_size) from ``start``, and what backward needs.
+
+        ``drive`` is ``x_t @ W_x + b`` for every step, ``recurrent`` the
+        hidden-to-gates weights, ``start`` the memorized state or None.
+        Sets ``_state`` to the state the sequence ends in.
+        """
+        raise NotImplementedError
+
+    def _recur_backward(self, dh_out, hidden, saved, recurrent_t):
+        """Error w.r.t. the gate inputs (time, gates * hidden_size) of every step."""
+        raise NotImplementedError
 
     def _output(self, hidden):
         """Sigmoid output layer on all time steps at once."""
@@ -129,21 +125,11 @@ class RecurrentLayer(TrainableLayer):
         return delta @ w[:-1].T
 
     def _update(self):
-        self._weights = self._updated("weights", self._weights, self._gradient_weights)
-        self._weights_output = self._updated(
-            "weights_output", self._weights_output, self._gradient_weights_output
-        )
+        self._step("weights", self._gradient_weights)
+        self._step("weights_output", self._gradient_weights_output)
 
     def _check_error(self, error_tensor):
-        if self._cache is None:
-            raise RuntimeError(f"{self.name}: backward called before forward")
-        error = _common.as_float(error_tensor, self.name, "error_tensor")
-        expected = (self._cache[0].shape[0], self.output_size)
-        if error.shape != expected:
-            raise ValueError(
-                f"{self.name}: expected error_tensor of shape {expected}, got shape {error.shape}"
-            )
-        return error
+        return self._row_error(error_tensor, None if self._cache is None else self._cache[0])
 
 
 class RNN(RecurrentLayer):
@@ -164,37 +150,18 @@ class RNN(RecurrentLayer):
     name = "RNN"
     gates = 1
 
-    def forward(self, input_tensor):
-        x = self._input(input_tensor)
-        n, hid = self.input_size, self.hidden_size
-        w = self._weights
-        t_steps = x.shape[0]
-        hidden = np.empty((t_steps + 1, hid), dtype=np.result_type(x, w))
-        hidden[0] = self._state if (self._memorize and self._state is not None) else 0.0
-        drive = x @ w[:n] + w[-1]
-        recurrent = w[n : n + hid]
-        for t in range(t_steps):
+    def _recur(self, drive, recurrent, start, dtype):
+        hidden = np.empty((drive.shape[0] + 1, self.hidden_size), dtype=dtype)
+        hidden[0] = start if start is not None else 0.0
+        for t in range(drive.shape[0]):
             hidden[t + 1] = np.tanh(drive[t] + hidden[t] @ recurrent)
         self._state = hidden[-1].copy()
-        y = self._output(hidden[1:])
-        self._cache = (x, hidden, y)
-        return y
+        return hidden, None
 
-    def backward(self, error_tensor):
-        error = self._check_error(error_tensor)
-        x, hidden, y = self._cache
-        n, hid = self.input_size, self.hidden_size
-        w = self._weights
-        dh_out = self._output_backward(error, hidden[1:], y)
-        recurrent_t = w[n : n + hid].T
+    def _recur_backward(self, dh_out, hidden, saved, recurrent_t):
         du = np.empty_like(dh_out)
-        carry = np.zeros(hid, dtype=du.dtype)
-        for t in range(x.shape[0] - 1, -1, -1):
+        carry = np.zeros(self.hidden_size, dtype=du.dtype)
+        for t in range(dh_out.shape[0] - 1, -1, -1):
             du[t] = (dh_out[t] + carry) * (1.0 - hidden[t + 1] ** 2)
             carry = du[t] @ recurrent_t
-        self._gradient_weights = np.concatenate(
-            [x.T @ du, hidden[:-1].T @ du, du.sum(axis=0, keepdims=True)]
-        )
-        dx = du @ w[:n].T
-        self._update()
-        return dx
+        return du

@@ -19,12 +19,6 @@ class ReLU(BaseLayer):
         return self._output
 
     def backward(self, error_tensor):
-        if self._output is None:
-            raise RuntimeError("ReLU: backward called before forward")
-        error = _common.as_float(error_tensor, "ReLU", "error_tensor")
-        if error.shape != self._output.shape:
-            raise ValueError(
-                f"ReLU: expected error_tensor of shape {self._output.shape}, "
-                f"got shape {error.shape}"
-            )
+        shape = None if self._output is None else self._output.shape
+        error = _common.checked_error(error_tensor, self._output, "ReLU", shape)
         return F.relu_backward(error, self._output, caller="ReLU")

@@ -25,7 +25,6 @@ class Sigmoid(BaseLayer):
         return self.activation
 
     def backward(self, error_tensor):
-        if self.activation is None:
-            raise RuntimeError("Sigmoid: backward called before forward")
+        error = _common.checked_error(error_tensor, self.activation, "Sigmoid")
         y = self.activation
-        return _common.as_float(error_tensor, "Sigmoid", "error_tensor") * y * (1.0 - y)
+        return error * y * (1.0 - y)

@@ -23,8 +23,6 @@ class SoftMax(BaseLayer):
 
     def backward(self, error_tensor):
         """``y * (E - sum(E * y))`` row by row."""
-        if self.prediction is None:
-            raise RuntimeError("SoftMax: backward called before forward")
+        error = _common.checked_error(error_tensor, self.prediction, "SoftMax")
         y = self.prediction
-        error = _common.as_float(error_tensor, "SoftMax", "error_tensor")
         return y * (error - np.sum(error * y, axis=-1, keepdims=True))

@@ -20,6 +20,5 @@ class TanH(BaseLayer):
         return self.activation
 
     def backward(self, error_tensor):
-        if self.activation is None:
-            raise RuntimeError("TanH: backward called before forward")
-        return _common.as_float(error_tensor, "TanH", "error_tensor") * (1.0 - self.activation**2)
+        error = _common.checked_error(error_tensor, self.activation, "TanH")
+        return error * (1.0 - self.activation**2)
