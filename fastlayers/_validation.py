@@ -76,6 +76,29 @@ def integer(value, owner, name, minimum=None, maximum=INDEX_LIMIT):
     return result
 
 
+def items_of(value, length, message):
+    """Return ``tuple(value)`` if it holds ``length`` items; else raise ``TypeError(message)``."""
+    try:
+        items = tuple(value)
+    except TypeError:
+        raise TypeError(message) from None
+    if len(items) != length:
+        raise TypeError(message)
+    return items
+
+
+def integers_of(items, value, owner, name, what, minimum):
+    """Check each of ``items`` (taken from the argument ``name``, ``value``) with :func:`integer`.
+
+    ``what`` is what the message calls one item; the message of a wrong
+    item also shows the whole ``value``.
+    """
+    try:
+        return tuple(integer(v, owner, what, minimum=minimum) for v in items)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{exc} (of {name} {value!r})") from None
+
+
 def _interval(low, high, low_open, high_open):
     if low is not None and high is not None:
         return f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
@@ -126,6 +149,17 @@ def real(value, owner, name, low=None, high=None, low_open=False, high_open=Fals
             f"{owner}: expected {name} {_interval(low, high, low_open, high_open)}, got {value!r}"
         )
     return result
+
+
+def fraction(value, layer, name="probability"):
+    """Return ``value``, a Python or NumPy int or float in [0, 1], as a float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(f"{layer}: expected {name} as a float, got {value!r}")
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{layer}: expected {name} in [0, 1], got {value!r}")
+    return float(value)
 
 
 def as_float_array(x, layer, what="input"):
@@ -185,6 +219,15 @@ def check_ndim(arr, ndim, layer, what, layout):
         )
 
 
+def feature_rows(x, size, layer):
+    """Return ``x`` as a float array of shape (batch, ``size``), a dense layer's input."""
+    x = as_float_array(x, layer)
+    check_ndim(x, 2, layer, "input", "(batch, input_size)")
+    if x.shape[1] != size:
+        raise ValueError(f"{layer}: expected input of shape (batch, {size}), got shape {x.shape}")
+    return x
+
+
 def check_shape(arr, shape, layer, what):
     """Raise ``ValueError`` unless ``arr.shape == shape``."""
     if arr.shape != tuple(shape):
@@ -227,12 +270,7 @@ def pair(value, layer, name, minimum=1, maximum=INDEX_LIMIT):
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
         items = (value, value)
     else:
-        try:
-            items = tuple(value)
-        except TypeError:
-            raise TypeError(expected) from None
-        if len(items) != 2:
-            raise TypeError(expected)
+        items = items_of(value, 2, expected)
     for item in items:
         try:
             integer(item, layer, name, minimum, maximum)
@@ -243,6 +281,11 @@ def pair(value, layer, name, minimum=1, maximum=INDEX_LIMIT):
             bound = f"at least {minimum}" if too_small else f"at most {maximum}"
             raise ValueError(f"{layer}: expected {name} of {bound}, got {value!r}") from None
     return int(items[0]), int(items[1])
+
+
+def neighborhood_and_stride(neighborhood, stride, layer):
+    """Return a pooling layer's ``neighborhood`` and ``stride``, each checked as a pair."""
+    return pair(neighborhood, layer, "neighborhood"), pair(stride, layer, "stride")
 
 
 def check_empty_axes(arr, layer, what="input", batch_axis=0):

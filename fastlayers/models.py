@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._validation import items_of
 from .dtypes import float_dtype
 from .initializers import Const, He, UniformRandom, Xavier
 from .serialization import describe, layer_arrays, load_model, load_weights, save_weights
@@ -149,14 +150,11 @@ def lenet(
     module = _backend_module(backend, owner)
     n_classes = _positive_int(n_classes, owner, "n_classes")
     dtype = float_dtype(dtype, owner)
-    try:
-        shape = tuple(input_shape)
-    except TypeError:
-        shape = ()
-    if len(shape) != 3:
-        raise TypeError(
-            f"{owner}: expected input_shape as (channels, height, width), got {input_shape!r}"
-        )
+    shape = items_of(
+        input_shape,
+        3,
+        f"{owner}: expected input_shape as (channels, height, width), got {input_shape!r}",
+    )
     channels = _positive_int(shape[0], owner, "input_shape[0] (channels)")
     height = _positive_int(shape[1], owner, "input_shape[1] (height)", minimum=4)
     width = _positive_int(shape[2], owner, "input_shape[2] (width)", minimum=4)

@@ -7,7 +7,15 @@ public function's own name, or the class of a layer that calls it.
 
 import numpy as np
 
-from .._validation import INDEX_LIMIT, as_float_array, check_ndim, integer, pair
+from .._validation import (
+    INDEX_LIMIT,
+    as_float_array,
+    check_ndim,
+    integer,
+    integers_of,
+    items_of,
+    pair,
+)
 
 # Below these amounts of work a kernel runs on the calling thread (see
 # fastlayers.parallel.launch).  One multiply-add of a convolution or matrix
@@ -143,20 +151,12 @@ def resolve_padding(padding, kernel_hw, caller):
     ):
         py, px = pair(padding, caller, "padding", minimum=0)
         return py, py, px, px
-    try:
-        sides = tuple(padding)
-    except TypeError:
-        sides = ()
-    if len(sides) != 4:
-        raise TypeError(
-            f"{caller}: expected padding 'same', 'valid', an int, a pair or four ints, "
-            f"got {padding!r}"
-        )
-    try:
-        return tuple(integer(v, caller, "padding", minimum=0) for v in sides)
-    except (TypeError, ValueError) as exc:
-        # Name the whole padding, not only the side that is wrong.
-        raise type(exc)(f"{exc} (of padding {padding!r})") from None
+    sides = items_of(
+        padding,
+        4,
+        f"{caller}: expected padding 'same', 'valid', an int, a pair or four ints, got {padding!r}",
+    )
+    return integers_of(sides, padding, caller, "padding", "padding", minimum=0)
 
 
 def resolve_padding_1d(padding, length, caller):

@@ -9,6 +9,19 @@ from ..parallel import launch
 from ._common import SERIAL_ELEMENTS, contiguous, float_input, output
 
 
+def _elementwise(serial_kernel, parallel_kernel, *arrays):
+    """Run an element-wise kernel on the C-contiguous ``arrays`` (the output last), flattened.
+
+    Large arrays (a conv layer's output) split over the threads; small ones
+    run on the calling thread without entering the pool.
+    """
+    flat = [a.reshape(-1) for a in arrays]
+    if arrays[-1].size >= SERIAL_ELEMENTS:
+        launch(parallel_kernel, False, *flat)
+    else:
+        serial_kernel(*flat)
+
+
 def relu(x: ArrayLike, *, out: np.ndarray | None = None, caller: str = "relu") -> np.ndarray:
     """Rectified linear unit ``max(x, 0)``, element-wise; NaN stays NaN.
 
@@ -35,12 +48,7 @@ def relu(x: ArrayLike, *, out: np.ndarray | None = None, caller: str = "relu") -
     x = float_input(x, caller)
     x = contiguous(x, x.dtype)
     result = output(out, x.shape, x.dtype, caller)
-    # Large arrays (a conv layer's output) split over the threads; small
-    # ones run on the calling thread without entering the pool.
-    if x.size >= SERIAL_ELEMENTS:
-        launch(kernels.relu_forward_parallel, False, x.reshape(-1), result.reshape(-1))
-    else:
-        kernels.relu_forward(x.reshape(-1), result.reshape(-1))
+    _elementwise(kernels.relu_forward, kernels.relu_forward_parallel, x, result)
     return result
 
 
@@ -84,14 +92,5 @@ def relu_backward(
     error = contiguous(error, error.dtype)
     y = contiguous(y, y.dtype)
     result = output(out, error.shape, error.dtype, caller)
-    if error.size >= SERIAL_ELEMENTS:
-        launch(
-            kernels.relu_backward_parallel,
-            False,
-            y.reshape(-1),
-            error.reshape(-1),
-            result.reshape(-1),
-        )
-    else:
-        kernels.relu_backward(y.reshape(-1), error.reshape(-1), result.reshape(-1))
+    _elementwise(kernels.relu_backward, kernels.relu_backward_parallel, y, error, result)
     return result

@@ -31,6 +31,24 @@ def check_ties(ties, caller):
     return ties
 
 
+_NO_TIES = object()
+
+
+def _pool_input(x, window, stride, out, caller, ties=_NO_TIES):
+    """Check a pooling's arguments; return the input, window, stride and output array.
+
+    ``ties`` (max pooling only) is checked after the window and stride, so
+    that errors come in the order of the signature.
+    """
+    x = nchw_input(x, caller)
+    check_not_empty(x, caller)
+    window, stride = window_and_stride(window, stride, caller)
+    if ties is not _NO_TIES:
+        check_ties(ties, caller)
+    out_shape = pool_output_shape(x.shape, window, stride, caller)
+    return x, window, stride, output(out, out_shape, x.dtype, caller)
+
+
 def max_pool2d(
     x: ArrayLike,
     window: IntOrPair,
@@ -78,13 +96,8 @@ def max_pool2d(
     >>> y.tolist(), idx.tolist()
     ([[[[5.0, 7.0]]]], [[[[1, 6]]]])
     """
-    x = nchw_input(x, caller)
-    check_not_empty(x, caller)
-    window, stride = window_and_stride(window, stride, caller)
-    check_ties(ties, caller)
-    out_shape = pool_output_shape(x.shape, window, stride, caller)
-    result = output(out, out_shape, x.dtype, caller)
-    indices = np.empty(out_shape, np.intp)
+    x, window, stride, result = _pool_input(x, window, stride, out, caller, ties)
+    indices = np.empty(result.shape, np.intp)
     if x.shape[0] == 0:
         return result, indices
     x = contiguous(x, x.dtype)
@@ -240,11 +253,7 @@ def avg_pool2d(
     >>> F.avg_pool2d(np.arange(8.0).reshape(1, 1, 2, 4), 2).tolist()
     [[[[2.5, 4.5]]]]
     """
-    x = nchw_input(x, caller)
-    check_not_empty(x, caller)
-    window, stride = window_and_stride(window, stride, caller)
-    out_shape = pool_output_shape(x.shape, window, stride, caller)
-    result = output(out, out_shape, x.dtype, caller)
+    x, window, stride, result = _pool_input(x, window, stride, out, caller)
     if x.shape[0] == 0:
         return result
     x = contiguous(x, x.dtype)

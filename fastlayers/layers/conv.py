@@ -5,7 +5,15 @@ import math
 import numpy as np
 
 from .. import functional as F
-from .._validation import INDEX_LIMIT, called_before, check_shape, integer, pair
+from .._validation import (
+    INDEX_LIMIT,
+    called_before,
+    check_shape,
+    integer,
+    integers_of,
+    items_of,
+    pair,
+)
 from ..functional import resolve_padding
 from ..initializers import Const, UniformRandom, check_initializer
 from ._trainable import TrainableLayer
@@ -63,22 +71,15 @@ class ConvolutionalLayer(TrainableLayer):
     ):
         super().__init__(learning_rate, dtype)
         self.stride_shape = pair(stride_shape, self.name, "stride_shape")
-        try:
-            shape = tuple(kernel_shape)
-        except TypeError:
-            shape = ()
-        if len(shape) != 3:
-            raise TypeError(
-                f"{self.name}: expected kernel_shape as three ints (channels, m, n), "
-                f"got {kernel_shape!r}"
-            )
-        try:
-            self.kernel_shape = tuple(
-                integer(v, self.name, "kernel_shape entries", minimum=1) for v in shape
-            )
-        except (TypeError, ValueError) as exc:
-            # Name the whole kernel_shape, not only the entry that is wrong.
-            raise type(exc)(f"{exc} (of kernel_shape {kernel_shape!r})") from None
+        shape = items_of(
+            kernel_shape,
+            3,
+            f"{self.name}: expected kernel_shape as three ints (channels, m, n), "
+            f"got {kernel_shape!r}",
+        )
+        self.kernel_shape = integers_of(
+            shape, kernel_shape, self.name, "kernel_shape", "kernel_shape entries", minimum=1
+        )
         self.n_kernels = integer(n_kernels, self.name, "n_kernels", minimum=1)
         check_parameter_count(self.n_kernels * math.prod(self.kernel_shape), self.name)
         self.padding = padding

@@ -3,7 +3,13 @@
 import numpy as np
 
 from .._random import dropout_mask
-from .._validation import as_float_array, called_before, check_empty_axes, check_shape
+from .._validation import (
+    as_float_array,
+    called_before,
+    check_empty_axes,
+    check_shape,
+    fraction,
+)
 from ..base import BaseLayer, Phase
 
 # Importable from here as before; the draw is shared with the reference layer.
@@ -31,11 +37,7 @@ class DropOut(BaseLayer):
 
     def __init__(self, probability, *, scale_backward=False):
         super().__init__()
-        if isinstance(probability, bool) or not isinstance(probability, (int, float, np.number)):
-            raise TypeError(f"{self.name}: expected probability as a float, got {probability!r}")
-        if not 0.0 <= probability <= 1.0:
-            raise ValueError(f"{self.name}: expected probability in [0, 1], got {probability!r}")
-        self.probability = float(probability)
+        self.probability = fraction(probability, self.name)
         self.scale_backward = bool(scale_backward)
         self._mask = None
 

@@ -3,7 +3,7 @@
 import numpy as np
 
 from .. import functional as F
-from .._validation import as_float_array, called_before, check_ndim, check_shape, integer
+from .._validation import as_float_array, called_before, check_shape, feature_rows, integer
 from ..initializers import UniformRandom, check_initializer
 from ._trainable import TrainableLayer
 from .conv import check_parameter_count
@@ -83,13 +83,7 @@ class FullyConnectedLayer(TrainableLayer):
 
     def forward(self, x):
         """Return ``x @ W + b`` for ``x`` of shape (b, input_size)."""
-        x = as_float_array(x, self.name)
-        check_ndim(x, 2, self.name, "input", "(batch, input_size)")
-        if x.shape[1] != self.input_size:
-            raise ValueError(
-                f"{self.name}: expected input of shape (batch, {self.input_size}), "
-                f"got shape {x.shape}"
-            )
+        x = feature_rows(x, self.input_size, self.name)
         check_shape(self._weights, (self.input_size + 1, self.output_size), self.name, "weights")
         dtype = self._compute_dtype(x)
         w = self._weights if self._weights.dtype == dtype else self._weights.astype(dtype)

@@ -3,7 +3,7 @@
 import numpy as np
 
 from .. import functional as F
-from .._validation import as_float_array, called_before, pair
+from .._validation import as_float_array, called_before, neighborhood_and_stride
 from ..base import BaseLayer
 from ..functional.pooling import check_ties
 
@@ -11,8 +11,7 @@ from ..functional.pooling import check_ties
 class _Pooling(BaseLayer):
     def __init__(self, neighborhood, stride):
         super().__init__()
-        self.neighborhood = pair(neighborhood, self.name, "neighborhood")
-        self.stride = pair(stride, self.name, "stride")
+        self.neighborhood, self.stride = neighborhood_and_stride(neighborhood, stride, self.name)
         self._cache = None
 
     def output_shape(self, input_shape):

@@ -16,6 +16,7 @@ from .._validation import (
     check_shape,
     describe,
     integer,
+    items_of,
     pair,
 )
 from ..initializers import Const, UniformRandom
@@ -248,12 +249,7 @@ def _kernel_shape(value, layer):
     )
     if isinstance(value, (str, bytes)):
         raise TypeError(expected)
-    try:
-        items = tuple(value)
-    except TypeError:
-        raise TypeError(expected) from None
-    if len(items) != 3:
-        raise TypeError(expected)
+    items = items_of(value, 3, expected)
     return tuple(_entry(v, value, layer, "kernel_shape", 1) for v in items)
 
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .._validation import as_float_array, called_before, check_ndim, check_shape
+from .._validation import as_float_array, called_before, check_shape, feature_rows
 from ..initializers import UniformRandom
 from ..parameters import TrainableLayer
 from ._params import compute_dtype, initialized, positive_int, with_doc
@@ -86,13 +86,7 @@ class FullyConnectedLayer(TrainableLayer):
 
     def forward(self, x):
         """Return ``x @ W[:-1] + W[-1]`` for ``x`` of shape ``(b, input_size)``."""
-        x = as_float_array(x, self.name)
-        check_ndim(x, 2, self.name, "input", "(batch, input_size)")
-        if x.shape[1] != self.input_size:
-            raise ValueError(
-                f"{self.name}: expected input of shape (batch, {self.input_size}), "
-                f"got shape {x.shape}"
-            )
+        x = feature_rows(x, self.input_size, self.name)
         self._check_weights()
         dtype = compute_dtype(x, self._weights)
         # The tutorial's augmented input: a column of ones multiplies the bias row.

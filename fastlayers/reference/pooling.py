@@ -2,15 +2,20 @@
 
 import numpy as np
 
-from .._validation import as_float_array, called_before, check_ndim, check_shape, pair
+from .._validation import (
+    as_float_array,
+    called_before,
+    check_ndim,
+    check_shape,
+    neighborhood_and_stride,
+)
 from ..base import BaseLayer
 
 
 class _Pooling(BaseLayer):
     def __init__(self, neighborhood, stride):
         super().__init__()
-        self.neighborhood = pair(neighborhood, self.name, "neighborhood")
-        self.stride = pair(stride, self.name, "stride")
+        self.neighborhood, self.stride = neighborhood_and_stride(neighborhood, stride, self.name)
         self._x = None
 
     def output_shape(self, input_shape):
