@@ -791,6 +791,13 @@ class _NetBase:
     def initial_parameters(self):
         return networks.parameters(self.net_name, self.seed)
 
+    def contiguous_batch(self):
+        """The fixed batch and its labels as C-contiguous arrays of the network's dtype."""
+        return (
+            np.ascontiguousarray(self.x_data, self.dtype),
+            np.ascontiguousarray(self.labels_data, self.dtype),
+        )
+
     def step(self):
         """One training step (forward, backward, SGD update); returns the loss."""
         raise NotImplementedError
@@ -848,15 +855,10 @@ class Im2colLeNet(_NetBase):
 
     def __init__(self, net, batch, dtype, seed=0):
         super().__init__(net, batch, dtype, seed)
-        params, x, labels, learning_rate = (
-            self.initial_parameters(),
-            self.x_data,
-            self.labels_data,
-            self.learning_rate,
+        self.net = im2col.Network(
+            networks.ARCHITECTURES[net], self.initial_parameters(), self.learning_rate, self.dtype
         )
-        self.net = im2col.Network(networks.ARCHITECTURES[net], params, learning_rate, self.dtype)
-        self.x = np.ascontiguousarray(x, self.dtype)
-        self.labels = np.ascontiguousarray(labels, self.dtype)
+        self.x, self.labels = self.contiguous_batch()
 
     def step(self):
         loss = self.net.forward(self.x, self.labels)
@@ -874,12 +876,7 @@ class TorchLeNet(_NetBase):
 
     def __init__(self, net, batch, dtype, seed=0):
         super().__init__(net, batch, dtype, seed)
-        params, x, labels, learning_rate = (
-            self.initial_parameters(),
-            self.x_data,
-            self.labels_data,
-            self.learning_rate,
-        )
+        params = self.initial_parameters()
         torch = import_torch()
         nn = torch.nn
         self.torch = torch
@@ -907,9 +904,9 @@ class TorchLeNet(_NetBase):
                 )
                 module.bias.copy_(torch.from_numpy(np.asarray(b, np.float64)))
         self.trainable = trainable
-        self.x = torch.from_numpy(np.ascontiguousarray(x, self.dtype))
-        self.target = torch.from_numpy(np.argmax(labels, axis=1).astype(np.int64))
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=learning_rate)
+        self.x = torch.from_numpy(self.contiguous_batch()[0])
+        self.target = torch.from_numpy(np.argmax(self.labels_data, axis=1).astype(np.int64))
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=self.learning_rate)
         self.cross_entropy = torch.nn.functional.cross_entropy
 
     def step(self):
@@ -941,12 +938,8 @@ class JaxLeNet(_NetBase):
 
     def __init__(self, net, batch, dtype, seed=0):
         super().__init__(net, batch, dtype, seed)
-        params, x, labels, learning_rate = (
-            self.initial_parameters(),
-            self.x_data,
-            self.labels_data,
-            self.learning_rate,
-        )
+        params = self.initial_parameters()
+        learning_rate = self.learning_rate
         jax = import_jax()
         jnp, lax = jax.numpy, jax.lax
         self.jax = jax
@@ -988,8 +981,8 @@ class JaxLeNet(_NetBase):
             (jnp.asarray(np.asarray(w, self.dtype)), jnp.asarray(np.asarray(b, self.dtype)))
             for w, b in params
         ]
-        self.x = jnp.asarray(np.ascontiguousarray(x, self.dtype))
-        self.labels = jnp.asarray(np.ascontiguousarray(labels, self.dtype))
+        x, labels = self.contiguous_batch()
+        self.x, self.labels = jnp.asarray(x), jnp.asarray(labels)
 
     def step(self):
         self.params, loss = self._step(self.params, self.x, self.labels)

@@ -22,7 +22,7 @@ run one after the other: their ratios are measured minutes apart at most.
 """
 
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from . import backends as B
 
@@ -40,6 +40,10 @@ class Case:
     dtype: str
     threads: int | None  # None: the backend sets no thread count
     op: str  # operation; "step" (training step) or "infer" (forward only) for networks
+
+    def info(self):
+        """The fields as a dict: what a benchmark of the case records in its ``extra_info``."""
+        return asdict(self)
 
     @property
     def id(self):
@@ -107,15 +111,23 @@ def conv_cases(mode):
     return cases
 
 
-def pool_cases(mode):
+def _small_kernel_plan(mode, lenet_layers, quick_layers, cifar_layer):
+    """(layer, batch) pairs and thread counts of the pooling and upsampling suites.
+
+    Smoke: the first LeNet shape at batch 3 on 2 threads; quick: the first
+    ``quick_layers`` LeNet shapes at batch 64; full: every LeNet shape at
+    four batch sizes and the CIFAR shape at batch 64.
+    """
     if mode == "smoke":
-        plan, threads = [("lenet-pool1", 3)], (2,)
-    elif mode == "quick":
-        plan, threads = [("lenet-pool1", 64), ("lenet-pool2", 64)], THREADS
-    else:
-        plan = [(layer, b) for layer in ("lenet-pool1", "lenet-pool2") for b in (1, 16, 64, 256)]
-        plan += [("cifar-pool1", 64)]
-        threads = THREADS
+        return [(lenet_layers[0], 3)], (2,)
+    if mode == "quick":
+        return [(layer, 64) for layer in lenet_layers[:quick_layers]], THREADS
+    plan = [(layer, b) for layer in lenet_layers for b in (1, 16, 64, 256)]
+    return plan + [(cifar_layer, 64)], THREADS
+
+
+def pool_cases(mode):
+    plan, threads = _small_kernel_plan(mode, ("lenet-pool1", "lenet-pool2"), 2, "cifar-pool1")
     cases = []
     for layer, batch in plan:
         backends = [
@@ -126,14 +138,7 @@ def pool_cases(mode):
 
 
 def upsample_cases(mode):
-    if mode == "smoke":
-        plan, threads = [("lenet-up1", 3)], (2,)
-    elif mode == "quick":
-        plan, threads = [("lenet-up1", 64)], THREADS
-    else:
-        plan = [(layer, b) for layer in ("lenet-up1", "lenet-up2") for b in (1, 16, 64, 256)]
-        plan += [("cifar-up1", 64)]
-        threads = THREADS
+    plan, threads = _small_kernel_plan(mode, ("lenet-up1", "lenet-up2"), 1, "cifar-up1")
     cases = []
     for layer, batch in plan:
         cases += _expand(

@@ -81,13 +81,4 @@ def assert_close(actual, expected, dtype, what=""):
 def annotate(benchmark, case, **extra):
     """Record the case in the benchmark's JSON (``extra_info``) and group it."""
     benchmark.group = f"{case.suite} {case.layer} b{case.batch} {case.dtype} {case.op}"
-    benchmark.extra_info.update(
-        suite=case.suite,
-        backend=case.backend,
-        layer=case.layer,
-        batch=case.batch,
-        dtype=case.dtype,
-        threads=case.threads,
-        op=case.op,
-        **extra,
-    )
+    benchmark.extra_info.update(case.info(), **extra)

@@ -33,38 +33,35 @@ def _conv_expected(layer, batch, dtype, op, oracle):
     return B.conv_expected(spec, data, op, oracle)
 
 
-def _run_conv(benchmark, case, mode):
-    spec, data = _conv_setup(case.layer, case.batch, case.dtype)
-    adapter = B.CONV_ADAPTERS[case.backend](spec, data)
+def _timed(benchmark, case, mode, adapters, spec, data, **extra):
+    """Time the case's operation of its backend on ``data``; return the result, canonical."""
+    adapter = adapters[case.backend](spec, data)
     fn = adapter.op(case.op)
-    annotate(benchmark, case, label=spec.label, macs=spec.macs)
+    annotate(benchmark, case, label=spec.label, **extra)
     with B.threads(case.backend, case.threads):
         raw = measure(benchmark, fn, budget(mode))
+    return adapter.canonical(case.op, raw)
+
+
+def _run_conv(benchmark, case, mode):
+    spec, data = _conv_setup(case.layer, case.batch, case.dtype)
+    got = _timed(benchmark, case, mode, B.CONV_ADAPTERS, spec, data, macs=spec.macs)
     expected = _conv_expected(case.layer, case.batch, case.dtype, case.op, _oracle(case))
-    assert_close(adapter.canonical(case.op, raw), expected, case.dtype, case.id)
+    assert_close(got, expected, case.dtype, case.id)
 
 
 def _run_pool(benchmark, case, mode):
     spec = B.pool_spec(case.layer, case.batch)
     data = B.pool_data(spec, B.DTYPES[case.dtype])
-    adapter = B.POOL_ADAPTERS[case.backend](spec, data)
-    fn = adapter.op(case.op)
-    annotate(benchmark, case, label=spec.label)
-    with B.threads(case.backend, case.threads):
-        raw = measure(benchmark, fn, budget(mode))
+    got = _timed(benchmark, case, mode, B.POOL_ADAPTERS, spec, data)
     expected = B.pool_expected(spec, data, case.op, _oracle(case))
-    assert_close(adapter.canonical(case.op, raw), expected, case.dtype, case.id)
+    assert_close(got, expected, case.dtype, case.id)
 
 
 def _run_upsample(benchmark, case, mode):
     spec = B.upsample_spec(case.layer, case.batch)
     data = B.upsample_data(spec, B.DTYPES[case.dtype])
-    adapter = B.UPSAMPLE_ADAPTERS[case.backend](spec, data)
-    fn = adapter.op(case.op)
-    annotate(benchmark, case, label=spec.label)
-    with B.threads(case.backend, case.threads):
-        raw = measure(benchmark, fn, budget(mode))
-    got = adapter.canonical(case.op, raw)
+    got = _timed(benchmark, case, mode, B.UPSAMPLE_ADAPTERS, spec, data)
     assert_close(got, B.upsample_expected(spec, data), case.dtype, case.id)
     # The zeros really are zeros.
     s = spec.stride

@@ -25,17 +25,7 @@ def _fake_benchmarks(path):
     benchmarks = []
     for i, case in enumerate(kernel_cases("full") + lenet_cases("full") + layer_cases("full")):
         t = 1e-4 * case.batch * SPEED[case.backend] / (case.threads or 1)
-        info = dict(
-            suite=case.suite,
-            backend=case.backend,
-            layer=case.layer,
-            batch=case.batch,
-            dtype=case.dtype,
-            threads=case.threads,
-            op=case.op,
-            label=case.layer,
-            others_cpu=0.5 if i == 0 else 0.0,
-        )
+        info = dict(case.info(), label=case.layer, others_cpu=0.5 if i == 0 else 0.0)
         # min below median, so that a table built from the wrong statistic shows
         benchmarks.append(
             dict(

@@ -55,6 +55,15 @@ class Call:
     given: tuple
     group: str = ""
 
+    @classmethod
+    def of(cls, id, run, expected, owner, arg, given, group):
+        """A call whose ``expected`` and ``owner`` may each be one name or several."""
+        return cls(id, run, _names(expected), _names(owner), tuple(arg), tuple(given), group)
+
+
+def _names(value):
+    return (value,) if isinstance(value, str) else tuple(value)
+
 
 @dataclass
 class Probe:
@@ -240,6 +249,31 @@ def _bn(p, **kw):
     return p.BatchNorm(learning_rate, channels, **args)
 
 
+def _by_keyword(build, *arguments):
+    """``ctor`` entries for ``(argument, table)`` pairs: each value goes in as that keyword."""
+    return tuple(
+        (argument, table, lambda p, v, a=argument: build(p, **{a: v}))
+        for argument, table in arguments
+    )
+
+
+def _pool_spec(name):
+    """The spec of a pooling layer: 2x2 windows every 2 on ``X4``."""
+
+    def make(p, neighborhood=(2, 2), stride=(2, 2)):
+        return getattr(p, name)(neighborhood=neighborhood, stride=stride)
+
+    return LayerSpec(
+        name,
+        make,
+        X4,
+        True,
+        wrong_shapes=(("too-small", (2, 2, 1, 7)),),
+        ctor=_by_keyword(make, ("neighborhood", PAIR), ("stride", PAIR)),
+        out_shape=(2, 2, 3, 3),
+    )
+
+
 LAYER_SPECS = [
     LayerSpec(
         "FullyConnectedLayer", lambda p: p.FullyConnectedLayer(4, 3, 0.1), (3, 4), True, True,
@@ -263,43 +297,22 @@ LAYER_SPECS = [
     LayerSpec(
         "ConvolutionalLayer", lambda p: _conv(p), X4, True, True,
         wrong_shapes=(("channels", (2, 3, 6, 7)),),
-        ctor=(
-            ("stride_shape", PAIR, lambda p, v: _conv(p, stride_shape=v)),
-            ("kernel_shape", TRIPLE, lambda p, v: _conv(p, kernel_shape=v)),
-            ("n_kernels", COUNT, lambda p, v: _conv(p, n_kernels=v)),
-            ("learning_rate", RATE, lambda p, v: _conv(p, learning_rate=v)),
-            ("padding", PADDING, lambda p, v: _conv(p, padding=v)),
-            ("dtype", DTYPE, lambda p, v: _conv(p, dtype=v)),
+        ctor=_by_keyword(
+            _conv,
+            ("stride_shape", PAIR), ("kernel_shape", TRIPLE), ("n_kernels", COUNT),
+            ("learning_rate", RATE), ("padding", PADDING), ("dtype", DTYPE),
         ),
         other_weights=(3, 2, 5, 5), out_shape=(2, 3, 6, 7),
     ),
-    LayerSpec(
-        "MaxPoolLayer", lambda p: p.MaxPoolLayer(neighborhood=(2, 2), stride=(2, 2)), X4, True,
-        wrong_shapes=(("too-small", (2, 2, 1, 7)),),
-        ctor=(
-            ("neighborhood", PAIR, lambda p, v: p.MaxPoolLayer(neighborhood=v, stride=(2, 2))),
-            ("stride", PAIR, lambda p, v: p.MaxPoolLayer(neighborhood=(2, 2), stride=v)),
-        ),
-        out_shape=(2, 2, 3, 3),
-    ),
-    LayerSpec(
-        "AvgPoolLayer", lambda p: p.AvgPoolLayer(neighborhood=(2, 2), stride=(2, 2)), X4, True,
-        wrong_shapes=(("too-small", (2, 2, 1, 7)),),
-        ctor=(
-            ("neighborhood", PAIR, lambda p, v: p.AvgPoolLayer(neighborhood=v, stride=(2, 2))),
-            ("stride", PAIR, lambda p, v: p.AvgPoolLayer(neighborhood=(2, 2), stride=v)),
-        ),
-        out_shape=(2, 2, 3, 3),
-    ),
+    _pool_spec("MaxPoolLayer"),
+    _pool_spec("AvgPoolLayer"),
     LayerSpec(
         "BatchNorm", lambda p: _bn(p), (3, 2, 4, 4), True, True,
         wrong_shapes=(("channels", (3, 3, 4, 4)),),
-        ctor=(
-            ("learning_rate", RATE, lambda p, v: _bn(p, learning_rate=v)),
-            ("channels", CHANNELS, lambda p, v: _bn(p, channels=v)),
-            ("epsilon", EPSILON, lambda p, v: _bn(p, epsilon=v)),
-            ("momentum", MOMENTUM, lambda p, v: _bn(p, momentum=v)),
-            ("dtype", DTYPE, lambda p, v: _bn(p, dtype=v)),
+        ctor=_by_keyword(
+            _bn,
+            ("learning_rate", RATE), ("channels", CHANNELS), ("epsilon", EPSILON),
+            ("momentum", MOMENTUM), ("dtype", DTYPE),
         ),
         other_weights=(3,),
     ),
@@ -318,6 +331,14 @@ def packages():
     import fastlayers.reference
 
     return [("fast", fastlayers), ("reference", fastlayers.reference)]
+
+
+def layer_specs():
+    """(label, package, spec) of every layer in :data:`LAYER_SPECS` that a package has."""
+    for pkg_label, package in packages():
+        for spec in LAYER_SPECS:
+            if hasattr(package, spec.name):
+                yield pkg_label, package, spec
 
 
 def valid_input(shape, seed=0):
@@ -355,197 +376,188 @@ def _after_forward(spec, package):
 def layer_calls():
     """Wrong calls into every layer of both packages."""
     calls = []
-    for pkg_label, package in packages():
-        for spec in LAYER_SPECS:
-            if not hasattr(package, spec.name):
-                continue
-            name = spec.name
-            base = f"{pkg_label}.{name}"
+    for pkg_label, package, spec in layer_specs():
+        name = spec.name
+        base = f"{pkg_label}.{name}"
 
-            def add(cid, run, expected, arg, given, owner=(name,), base=base):
-                kinds = (expected,) if isinstance(expected, str) else tuple(expected)
-                calls.append(
-                    Call(f"{base}.{cid}", run, kinds, tuple(owner), tuple(arg), tuple(given), base)
+        def add(cid, run, expected, arg, given, owner=(name,), base=base):
+            calls.append(Call.of(f"{base}.{cid}", run, expected, owner, arg, given, base))
+
+        # -- constructor arguments -------------------------------------------
+        for argname, table, build in spec.ctor:
+            for label, value, exc in table:
+                add(
+                    f"__init__.{argname}={label}",
+                    lambda b=build, p=package, v=value: b(p, v),
+                    exc,
+                    (argname,),
+                    given_tokens(value),
                 )
-
-            # -- constructor arguments -------------------------------------------
-            for argname, table, build in spec.ctor:
-                for label, value, exc in table:
+        if name == "ConvolutionalLayer":
+            for argname in ("weights_initializer", "bias_initializer"):
+                for label, value, exc, given in _initializer_values():
                     add(
                         f"__init__.{argname}={label}",
-                        lambda b=build, p=package, v=value: b(p, v),
+                        lambda p=package, a=argname, v=value: _conv(p, **{a: v}),
                         exc,
-                        (argname,),
-                        given_tokens(value),
-                    )
-            if name == "ConvolutionalLayer":
-                for argname in ("weights_initializer", "bias_initializer"):
-                    for label, value, exc, given in _initializer_values():
-                        add(
-                            f"__init__.{argname}={label}",
-                            lambda p=package, a=argname, v=value: _conv(p, **{a: v}),
-                            exc,
-                            (argname, argname.replace("_", " ")),
-                            given,
-                        )
-
-            if (
-                name == "MaxPoolLayer"
-                and "ties" in inspect.signature(package.MaxPoolLayer).parameters
-            ):
-                for label, value, exc in TIES:
-                    add(
-                        f"__init__.ties={label}",
-                        lambda p=package, v=value: p.MaxPoolLayer((2, 2), (2, 2), ties=v),
-                        exc,
-                        ("ties",),
-                        given_tokens(value),
-                    )
-
-            # -- forward input --------------------------------------------------------
-            values = array_values(spec.shape)
-            if spec.fixed_ndim:
-                low, high = spec.shape[:-1], spec.shape + (1,)
-                values += [
-                    ("ndim-low", np.ones(low), V, (str(low),)),
-                    ("ndim-high", np.ones(high), V, (str(high),)),
-                    ("scalar", np.float64(1.0), V, ("()", "scalar")),
-                ]
-            if name == "FlattenLayer":
-                values.append(("scalar", np.float64(1.0), V, ("()", "scalar")))
-            for label, shape in spec.wrong_shapes:
-                values.append((label, np.ones(shape), V, shape_tokens(shape)))
-            for label, value, exc, given in values:
-                add(
-                    f"forward.input={label}",
-                    lambda s=spec, p=package, v=value: forward(s, s.make(p), v),
-                    exc,
-                    ("input",),
-                    given,
-                )
-            if name == "SoftMaxCrossEntropyLoss":
-                for label, value, exc, given in array_values(spec.shape) + [
-                    ("shape", np.ones((3, 5)), V, ("(3, 5)",)),
-                ]:
-                    add(
-                        f"forward.labels={label}",
-                        lambda p=package, v=value: p.SoftMaxCrossEntropyLoss().forward(
-                            valid_input((3, 4)), v
-                        ),
-                        exc,
-                        ("labels",),
+                        (argname, argname.replace("_", " ")),
                         given,
                     )
 
-            # -- backward ---------------------------------------------------------------
-            error_arg = "labels" if name == "SoftMaxCrossEntropyLoss" else "error"
-            out_shape = spec.out_shape or spec.shape
+        if name == "MaxPoolLayer" and "ties" in inspect.signature(package.MaxPoolLayer).parameters:
+            for label, value, exc in TIES:
+                add(
+                    f"__init__.ties={label}",
+                    lambda p=package, v=value: p.MaxPoolLayer((2, 2), (2, 2), ties=v),
+                    exc,
+                    ("ties",),
+                    given_tokens(value),
+                )
 
-            def backward_with(value, s=spec, p=package):
-                layer, _ = _after_forward(s, p)
-                return layer.backward(value)
-
-            wrong = tuple(out_shape[:-1]) + (out_shape[-1] + 1,)
-            bad_errors = array_values(out_shape) + [
-                ("shape", np.ones(wrong), V, (str(wrong),)),
+        # -- forward input --------------------------------------------------------
+        values = array_values(spec.shape)
+        if spec.fixed_ndim:
+            low, high = spec.shape[:-1], spec.shape + (1,)
+            values += [
+                ("ndim-low", np.ones(low), V, (str(low),)),
+                ("ndim-high", np.ones(high), V, (str(high),)),
                 ("scalar", np.float64(1.0), V, ("()", "scalar")),
             ]
-            for label, value, exc, given in bad_errors:
+        if name == "FlattenLayer":
+            values.append(("scalar", np.float64(1.0), V, ("()", "scalar")))
+        for label, shape in spec.wrong_shapes:
+            values.append((label, np.ones(shape), V, shape_tokens(shape)))
+        for label, value, exc, given in values:
+            add(
+                f"forward.input={label}",
+                lambda s=spec, p=package, v=value: forward(s, s.make(p), v),
+                exc,
+                ("input",),
+                given,
+            )
+        if name == "SoftMaxCrossEntropyLoss":
+            for label, value, exc, given in array_values(spec.shape) + [
+                ("shape", np.ones((3, 5)), V, ("(3, 5)",)),
+            ]:
                 add(
-                    f"backward.{error_arg}={label}",
-                    lambda v=value, f=backward_with: f(v),
+                    f"forward.labels={label}",
+                    lambda p=package, v=value: p.SoftMaxCrossEntropyLoss().forward(
+                        valid_input((3, 4)), v
+                    ),
                     exc,
-                    (error_arg,),
+                    ("labels",),
                     given,
                 )
+
+        # -- backward ---------------------------------------------------------------
+        error_arg = "labels" if name == "SoftMaxCrossEntropyLoss" else "error"
+        out_shape = spec.out_shape or spec.shape
+
+        def backward_with(value, s=spec, p=package):
+            layer, _ = _after_forward(s, p)
+            return layer.backward(value)
+
+        wrong = tuple(out_shape[:-1]) + (out_shape[-1] + 1,)
+        bad_errors = array_values(out_shape) + [
+            ("shape", np.ones(wrong), V, (str(wrong),)),
+            ("scalar", np.float64(1.0), V, ("()", "scalar")),
+        ]
+        for label, value, exc, given in bad_errors:
             add(
-                "backward-before-forward",
-                lambda s=spec, p=package, o=out_shape: s.make(p).backward(np.ones(o)),
-                R,
-                ("forward",),
-                ("backward",),
+                f"backward.{error_arg}={label}",
+                lambda v=value, f=backward_with: f(v),
+                exc,
+                (error_arg,),
+                given,
             )
+        add(
+            "backward-before-forward",
+            lambda s=spec, p=package, o=out_shape: s.make(p).backward(np.ones(o)),
+            R,
+            ("forward",),
+            ("backward",),
+        )
 
-            if not spec.trainable or name == "SoftMaxCrossEntropyLoss":
-                continue
-            # -- parameters ---------------------------------------------------------------
-            for attr in ("weights", "bias"):
-                for label, value, exc, given in array_values((3,))[:7]:
-                    add(
-                        f"{attr}={label}",
-                        lambda s=spec, p=package, a=attr, v=value: setattr(s.make(p), a, v),
-                        exc,
-                        (attr,),
-                        given,
-                    )
-            for label, value, exc in DTYPE:
+        if not spec.trainable or name == "SoftMaxCrossEntropyLoss":
+            continue
+        # -- parameters ---------------------------------------------------------------
+        for attr in ("weights", "bias"):
+            for label, value, exc, given in array_values((3,))[:7]:
                 add(
-                    f"dtype={label}",
-                    lambda s=spec, p=package, v=value: setattr(s.make(p), "dtype", v),
+                    f"{attr}={label}",
+                    lambda s=spec, p=package, a=attr, v=value: setattr(s.make(p), a, v),
                     exc,
-                    ("dtype",),
-                    given_tokens(value),
+                    (attr,),
+                    given,
                 )
-                add(
-                    f"astype({label})",
-                    lambda s=spec, p=package, v=value: s.make(p).astype(v),
-                    exc,
-                    ("dtype",),
-                    given_tokens(value),
-                )
-            # Weights of another shape, assigned before forward ...
-            other = spec.other_weights
+        for label, value, exc in DTYPE:
+            add(
+                f"dtype={label}",
+                lambda s=spec, p=package, v=value: setattr(s.make(p), "dtype", v),
+                exc,
+                ("dtype",),
+                given_tokens(value),
+            )
+            add(
+                f"astype({label})",
+                lambda s=spec, p=package, v=value: s.make(p).astype(v),
+                exc,
+                ("dtype",),
+                given_tokens(value),
+            )
+        # Weights of another shape, assigned before forward ...
+        other = spec.other_weights
 
-            def replaced_then_forward(s=spec, p=package, shape=other):
-                layer = s.make(p)
+        def replaced_then_forward(s=spec, p=package, shape=other):
+            layer = s.make(p)
+            layer.weights = np.ones(shape)
+            return forward(s, layer, valid_input(s.shape))
+
+        add(
+            f"weights={other}-then-forward",
+            replaced_then_forward,
+            V,
+            ("weights",),
+            (str(other),),
+        )
+        # ... and between forward and backward: a clear error, whatever the
+        # learning rate (with 0 nothing is updated, but the gradient no
+        # longer matches the weights the layer holds).
+        for rate in (0.1, 0.0):
+
+            def replaced_between(s=spec, p=package, shape=other, rate=rate):
+                layer, out = _after_forward(s, p)
+                layer.learning_rate = rate
                 layer.weights = np.ones(shape)
-                return forward(s, layer, valid_input(s.shape))
+                return layer.backward(np.ones(np.shape(out)))
 
             add(
-                f"weights={other}-then-forward",
-                replaced_then_forward,
+                f"weights={other}-between-forward-and-backward(lr={rate})",
+                replaced_between,
                 V,
                 ("weights",),
                 (str(other),),
             )
-            # ... and between forward and backward: a clear error, whatever the
-            # learning rate (with 0 nothing is updated, but the gradient no
-            # longer matches the weights the layer holds).
-            for rate in (0.1, 0.0):
+        if name == "BatchNorm":
+            continue
+        # -- initialize ---------------------------------------------------------------
+        import fastlayers as fl
 
-                def replaced_between(s=spec, p=package, shape=other, rate=rate):
-                    layer, out = _after_forward(s, p)
-                    layer.learning_rate = rate
-                    layer.weights = np.ones(shape)
-                    return layer.backward(np.ones(np.shape(out)))
-
-                add(
-                    f"weights={other}-between-forward-and-backward(lr={rate})",
-                    replaced_between,
-                    V,
-                    ("weights",),
-                    (str(other),),
-                )
-            if name == "BatchNorm":
-                continue
-            # -- initialize ---------------------------------------------------------------
-            import fastlayers as fl
-
-            for label, value, exc, given in _initializer_values() + [("None", None, T, ("None",))]:
-                add(
-                    f"initialize(weights_initializer={label})",
-                    lambda s=spec, p=package, v=value: s.make(p).initialize(v, fl.Const(0.1)),
-                    exc,
-                    ("weights_initializer", "weights initializer"),
-                    given,
-                )
-                add(
-                    f"initialize(bias_initializer={label})",
-                    lambda s=spec, p=package, v=value: s.make(p).initialize(fl.He(), v),
-                    exc,
-                    ("bias_initializer", "bias initializer"),
-                    given,
-                )
+        for label, value, exc, given in _initializer_values() + [("None", None, T, ("None",))]:
+            add(
+                f"initialize(weights_initializer={label})",
+                lambda s=spec, p=package, v=value: s.make(p).initialize(v, fl.Const(0.1)),
+                exc,
+                ("weights_initializer", "weights initializer"),
+                given,
+            )
+            add(
+                f"initialize(bias_initializer={label})",
+                lambda s=spec, p=package, v=value: s.make(p).initialize(fl.He(), v),
+                exc,
+                ("bias_initializer", "bias initializer"),
+                given,
+            )
     return calls
 
 
@@ -560,17 +572,7 @@ def initializer_calls():
     calls = []
 
     def add(cid, run, exc, owner, arg, given):
-        calls.append(
-            Call(
-                f"initializers.{cid}",
-                run,
-                (exc,),
-                (owner,),
-                tuple(arg),
-                tuple(given),
-                "initializers",
-            )
-        )
+        calls.append(Call.of(f"initializers.{cid}", run, exc, owner, arg, given, "initializers"))
 
     for label, value, exc in RATE[:5] + [("nan", NAN, V), ("inf", INF, V)]:
         add(
@@ -628,10 +630,7 @@ def network_calls():
         def add(
             cid, run, exc, arg, given, owner=("NeuralNetwork",), group=f"{pkg_label}.NeuralNetwork"
         ):
-            kinds = (exc,) if isinstance(exc, str) else tuple(exc)
-            calls.append(
-                Call(f"{group}.{cid}", run, kinds, tuple(owner), tuple(arg), tuple(given), group)
-            )
+            calls.append(Call.of(f"{group}.{cid}", run, exc, owner, arg, given, group))
 
         def net(data=True, loss=True, layers=True, n=net_cls, p=package):
             network = n(fl.He(), fl.Const(0.1))
@@ -775,9 +774,7 @@ def optimizer_calls():
     calls = []
 
     def add(cid, run, exc, owner, arg, given):
-        calls.append(
-            Call(f"optimizers.{cid}", run, (exc,), (owner,), tuple(arg), tuple(given), "optimizers")
-        )
+        calls.append(Call.of(f"optimizers.{cid}", run, exc, owner, arg, given, "optimizers"))
 
     for cls in (opt.SGD, opt.Adam):
         name = cls.__name__
@@ -950,7 +947,7 @@ def module_function_calls():
     calls = []
 
     def add(cid, run, exc, owner, arg, given):
-        calls.append(Call(cid, run, (exc,), (owner,), tuple(arg), tuple(given), "module functions"))
+        calls.append(Call.of(cid, run, exc, owner, arg, given, "module functions"))
 
     for label, value, exc in THREADS:
         add(
@@ -989,15 +986,7 @@ def functional_calls():
 
     def add(owner, cid, run, exc, arg, given):
         calls.append(
-            Call(
-                f"functional.{owner}.{cid}",
-                run,
-                (exc,) if isinstance(exc, str) else tuple(exc),
-                (owner,),
-                tuple(arg),
-                tuple(given),
-                "functional",
-            )
+            Call.of(f"functional.{owner}.{cid}", run, exc, owner, arg, given, "functional")
         )
 
     x, w, b = valid_input(X4), valid_input((3, 2, 3, 3), 1), valid_input((3,), 2)
@@ -1364,22 +1353,19 @@ def describe_result(result):
 
 def empty_probes():
     probes = []
-    for pkg_label, package in packages():
-        for spec in LAYER_SPECS:
-            if not hasattr(package, spec.name):
-                continue
-            base = f"{pkg_label}.{spec.name}"
+    for pkg_label, package, spec in layer_specs():
+        base = f"{pkg_label}.{spec.name}"
+        probes.append(
+            Probe(f"{base}.empty-batch", lambda s=spec, p=package: _empty_batch(s, p), base)
+        )
+        for axis in range(1, len(spec.shape)):
             probes.append(
-                Probe(f"{base}.empty-batch", lambda s=spec, p=package: _empty_batch(s, p), base)
-            )
-            for axis in range(1, len(spec.shape)):
-                probes.append(
-                    Probe(
-                        f"{base}.empty-axis-{axis}",
-                        lambda s=spec, p=package, a=axis: _empty_other_axis(s, p, a),
-                        base,
-                    )
+                Probe(
+                    f"{base}.empty-axis-{axis}",
+                    lambda s=spec, p=package, a=axis: _empty_other_axis(s, p, a),
+                    base,
                 )
+            )
     return probes
 
 
@@ -1444,16 +1430,14 @@ def _aliasing(spec, package):
 
 def aliasing_probes():
     probes = []
-    for pkg_label, package in packages():
-        for spec in LAYER_SPECS:
-            if hasattr(package, spec.name):
-                probes.append(
-                    Probe(
-                        f"{pkg_label}.{spec.name}.aliasing",
-                        lambda s=spec, p=package: _aliasing(s, p),
-                        f"{pkg_label}.{spec.name}",
-                    )
-                )
+    for pkg_label, package, spec in layer_specs():
+        probes.append(
+            Probe(
+                f"{pkg_label}.{spec.name}.aliasing",
+                lambda s=spec, p=package: _aliasing(s, p),
+                f"{pkg_label}.{spec.name}",
+            )
+        )
     return probes
 
 

@@ -126,6 +126,23 @@ LAYOUTS = (
 )
 
 
+def network_step(layers, loss_layer, x, labels):
+    """Run ``x`` forward through ``layers`` and the loss, then back; return the input's error.
+
+    The interface of the tutorial and of the FAU exercise:
+    ``layer.forward(x)``, ``loss_layer.forward(output, labels)``,
+    ``loss_layer.backward(labels)`` and ``layer.backward(error)``.
+    """
+    out = x
+    for layer in layers:
+        out = layer.forward(out)
+    loss_layer.forward(out, labels)
+    error = loss_layer.backward(labels)
+    for layer in reversed(layers):
+        error = layer.backward(error)
+    return error
+
+
 def with_layout(arr, layout):
     """Return a new array with the values of ``arr`` in the memory layout ``layout``.
 

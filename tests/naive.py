@@ -16,33 +16,34 @@ def pad(x, top, bottom, left, right):
     return out
 
 
+def windows(out_shape, sy, sx, m, n):
+    """Yield ``(b, k, oy, ox, rows, cols)`` for every element of ``out_shape``.
+
+    ``rows`` and ``cols`` are the slices of the m x n input window that
+    output pixel (oy, ox) reads, with strides ``sy`` and ``sx``.
+    """
+    for bi, ki, oy, ox in np.ndindex(*out_shape):
+        yield bi, ki, oy, ox, slice(oy * sy, oy * sy + m), slice(ox * sx, ox * sx + n)
+
+
 def conv_forward(xp, weights, bias, sy, sx):
     """Strided cross-correlation of a padded NCHW input, one output pixel at a time."""
     b, c, hp, wp = xp.shape
     k, _, m, n = weights.shape
     oh, ow = (hp - m) // sy + 1, (wp - n) // sx + 1
     out = np.zeros((b, k, oh, ow))
-    for bi in range(b):
-        for ki in range(k):
-            for oy in range(oh):
-                for ox in range(ow):
-                    window = xp[bi, :, oy * sy : oy * sy + m, ox * sx : ox * sx + n]
-                    out[bi, ki, oy, ox] = np.sum(window * weights[ki]) + bias[ki]
+    for bi, ki, oy, ox, rows, cols in windows((b, k, oh, ow), sy, sx, m, n):
+        out[bi, ki, oy, ox] = np.sum(xp[bi, :, rows, cols] * weights[ki]) + bias[ki]
     return out
 
 
 def conv_grad_input(err, weights, sy, sx, padded_hw, top, left, hw):
     """Scatter each output error back over the window it was computed from."""
-    b, k, oh, ow = err.shape
+    b = err.shape[0]
     _, c, m, n = weights.shape
     dxp = np.zeros((b, c) + tuple(padded_hw))
-    for bi in range(b):
-        for ki in range(k):
-            for oy in range(oh):
-                for ox in range(ow):
-                    dxp[bi, :, oy * sy : oy * sy + m, ox * sx : ox * sx + n] += (
-                        err[bi, ki, oy, ox] * weights[ki]
-                    )
+    for bi, ki, oy, ox, rows, cols in windows(err.shape, sy, sx, m, n):
+        dxp[bi, :, rows, cols] += err[bi, ki, oy, ox] * weights[ki]
     return dxp[:, :, top : top + hw[0], left : left + hw[1]]
 
 
@@ -51,15 +52,11 @@ def conv_grad_weights(xp, err, sy, sx, m, n):
 
     Returns the weight gradient (k, c, m, n) and the bias gradient (k,).
     """
-    b, k, oh, ow = err.shape
+    k = err.shape[1]
     c = xp.shape[1]
     grad_w = np.zeros((k, c, m, n))
-    for bi in range(b):
-        for ki in range(k):
-            for oy in range(oh):
-                for ox in range(ow):
-                    window = xp[bi, :, oy * sy : oy * sy + m, ox * sx : ox * sx + n]
-                    grad_w[ki] += err[bi, ki, oy, ox] * window
+    for bi, ki, oy, ox, rows, cols in windows(err.shape, sy, sx, m, n):
+        grad_w[ki] += err[bi, ki, oy, ox] * xp[bi, :, rows, cols]
     return grad_w, err.sum(axis=(0, 2, 3))
 
 
@@ -72,14 +69,11 @@ def maxpool(x, ph, pw, sy, sx):
     oh, ow = (h - ph) // sy + 1, (w - pw) // sx + 1
     out = np.zeros((b, c, oh, ow), dtype=x.dtype)
     where = np.zeros((b, c, oh, ow), dtype=np.intp)
-    for bi in range(b):
-        for ci in range(c):
-            for oy in range(oh):
-                for ox in range(ow):
-                    window = x[bi, ci, oy * sy : oy * sy + ph, ox * sx : ox * sx + pw]
-                    i, j = np.unravel_index(np.argmax(window), window.shape)
-                    out[bi, ci, oy, ox] = window[i, j]
-                    where[bi, ci, oy, ox] = (oy * sy + i) * w + ox * sx + j
+    for bi, ci, oy, ox, rows, cols in windows(out.shape, sy, sx, ph, pw):
+        window = x[bi, ci, rows, cols]
+        i, j = np.unravel_index(np.argmax(window), window.shape)
+        out[bi, ci, oy, ox] = window[i, j]
+        where[bi, ci, oy, ox] = (oy * sy + i) * w + ox * sx + j
     return out, where
 
 

@@ -159,6 +159,16 @@ class LayerCase:
     gradient_params: tuple = ()
     rejects: tuple = ()
 
+    @classmethod
+    def named(cls, name, **fields):
+        """The entry of the class called ``name`` in both packages."""
+        return cls(
+            name=name,
+            fast=getattr(fastlayers, name),
+            reference=getattr(fastlayers.reference, name),
+            **fields,
+        )
+
     @property
     def default(self):
         """The first configuration."""
@@ -266,10 +276,8 @@ def _fc(input_size, output_size, batch):
     )
 
 
-FULLY_CONNECTED = LayerCase(
-    name="FullyConnectedLayer",
-    fast=fastlayers.FullyConnectedLayer,
-    reference=fastlayers.reference.FullyConnectedLayer,
+FULLY_CONNECTED = LayerCase.named(
+    "FullyConnectedLayer",
     configs=(_fc(4, 3, 3), _fc(5, 4, 3)),
     signature=(
         ("input_size", POS, EMPTY),
@@ -308,10 +316,8 @@ FULLY_CONNECTED = LayerCase(
 
 
 def _activation(name, values):
-    return LayerCase(
-        name=name,
-        fast=getattr(fastlayers, name),
-        reference=getattr(fastlayers.reference, name),
+    return LayerCase.named(
+        name,
         configs=(Config("plain", {}, ((3, 4), (2, 3, 4, 5))),),
         activation=True,
         values=values,
@@ -322,10 +328,8 @@ RELU = _activation("ReLU", away_from_zero)
 SIGMOID = _activation("Sigmoid", moderate)
 TANH = _activation("TanH", moderate)
 
-SOFTMAX_CROSS_ENTROPY = LayerCase(
-    name="SoftMaxCrossEntropyLoss",
-    fast=fastlayers.SoftMaxCrossEntropyLoss,
-    reference=fastlayers.reference.SoftMaxCrossEntropyLoss,
+SOFTMAX_CROSS_ENTROPY = LayerCase.named(
+    "SoftMaxCrossEntropyLoss",
     configs=(Config("plain", {}, ((3, 4), (5, 4))),),
     loss=True,
     values=logits,
@@ -349,10 +353,8 @@ SOFTMAX_CROSS_ENTROPY = LayerCase(
     ),
 )  # fmt: skip
 
-FLATTEN = LayerCase(
-    name="FlattenLayer",
-    fast=fastlayers.FlattenLayer,
-    reference=fastlayers.reference.FlattenLayer,
+FLATTEN = LayerCase.named(
+    "FlattenLayer",
     configs=(Config("plain", {}, ((2, 2, 3), (2, 3, 2, 2), (3, 6))),),
     rejects=(
         Reject("flatten-scalar", fastlayers.FlattenLayer, lambda l: l.forward(np.float64(3.0)),
@@ -379,10 +381,8 @@ def _conv_config(stride, padding, kernel):
     )  # fmt: skip
 
 
-CONVOLUTIONAL = LayerCase(
-    name="ConvolutionalLayer",
-    fast=fastlayers.ConvolutionalLayer,
-    reference=fastlayers.reference.ConvolutionalLayer,
+CONVOLUTIONAL = LayerCase.named(
+    "ConvolutionalLayer",
     # The padding and stride variants: every padding form, strides that
     # divide the input and ones that do not, even and odd kernels.
     configs=(
@@ -464,10 +464,8 @@ def _pool_config(neighborhood, stride, shapes=((2, 2, 7, 8),)):
     )
 
 
-MAX_POOL = LayerCase(
-    name="MaxPoolLayer",
-    fast=fastlayers.MaxPoolLayer,
-    reference=fastlayers.reference.MaxPoolLayer,
+MAX_POOL = LayerCase.named(
+    "MaxPoolLayer",
     # Windows that tile, overlap, and leave gaps.
     configs=(
         _pool_config((2, 2), (2, 2), ((2, 2, 7, 8), (2, 2, 6, 7))),
@@ -504,10 +502,8 @@ MAX_POOL = LayerCase(
     ),
 )  # fmt: skip
 
-AVG_POOL = LayerCase(
-    name="AvgPoolLayer",
-    fast=fastlayers.AvgPoolLayer,
-    reference=fastlayers.reference.AvgPoolLayer,
+AVG_POOL = LayerCase.named(
+    "AvgPoolLayer",
     configs=(
         _pool_config((2, 2), (2, 2), ((2, 2, 7, 8), (2, 2, 6, 7))),
         _pool_config((3, 2), (1, 2)),
@@ -523,10 +519,8 @@ AVG_POOL = LayerCase(
     ),
 )  # fmt: skip
 
-DROPOUT = LayerCase(
-    name="DropOut",
-    fast=fastlayers.DropOut,
-    reference=fastlayers.reference.DropOut,
+DROPOUT = LayerCase.named(
+    "DropOut",
     configs=(
         # The tutorial's backward: the bare mask, not the derivative.
         Config("p0.3", dict(probability=0.3), ((3, 4), (2, 3, 4, 5)), exact_gradient=False),
@@ -550,10 +544,8 @@ def _bn_parameters(rng, kwargs, shape):
     return {"weights": rng.uniform(0.5, 1.5, size), "bias": rng.standard_normal(size)}
 
 
-BATCH_NORM = LayerCase(
-    name="BatchNorm",
-    fast=fastlayers.BatchNorm,
-    reference=fastlayers.reference.BatchNorm,
+BATCH_NORM = LayerCase.named(
+    "BatchNorm",
     # Per channel of an image batch, per channel of its flattened (b, C*k)
     # form, and per feature.
     configs=(

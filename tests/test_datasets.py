@@ -604,6 +604,21 @@ def unblock_fifos(directory):
                 pass
 
 
+def idx_error_without_blocking(directory, function, *args, **kwargs):
+    """The ``IDXFormatError`` that ``function`` raises, checked not to block on a FIFO.
+
+    FIFOs in ``directory`` are opened for writing if it blocks, so that the
+    thread left behind ends.
+    """
+    hung, outcome = run_briefly(function, *args, **kwargs)
+    if hung:
+        unblock_fifos(directory)
+    assert not hung, f"{function.__name__} blocked"
+    error = outcome.get("error")
+    assert isinstance(error, IDXFormatError), repr(error)
+    return error
+
+
 KINDS = ["directory", "fifo", "device", "broken-link"]
 
 
@@ -619,14 +634,14 @@ def test_load_mnist_says_what_is_under_an_mnist_name(tmp_path, kind, suffix, dow
     path = directory / (stem + suffix)
     described = make_entry(path, kind)
     # Nothing listens on port 9: a download attempt would fail with another message.
-    hung, outcome = run_briefly(
-        load_mnist, directory, download=download, mirrors=["http://127.0.0.1:9/"], progress=False
+    error = idx_error_without_blocking(
+        directory,
+        load_mnist,
+        directory,
+        download=download,
+        mirrors=["http://127.0.0.1:9/"],
+        progress=False,
     )
-    if hung:
-        unblock_fifos(directory)
-    assert not hung, "load_mnist blocked"
-    error = outcome.get("error")
-    assert isinstance(error, IDXFormatError), repr(error)
     assert re.fullmatch(
         f"load_mnist: expected a regular file at {re.escape(str(path))}, got {described}",
         str(error),
@@ -637,12 +652,7 @@ def test_load_mnist_says_what_is_under_an_mnist_name(tmp_path, kind, suffix, dow
 def test_read_idx_rejects_non_regular_files_without_blocking(tmp_path, kind):
     path = tmp_path / "data.idx"
     described = make_entry(path, kind)
-    hung, outcome = run_briefly(read_idx, path)
-    if hung:
-        unblock_fifos(tmp_path)
-    assert not hung, "read_idx blocked"
-    error = outcome.get("error")
-    assert isinstance(error, IDXFormatError), repr(error)
+    error = idx_error_without_blocking(tmp_path, read_idx, path)
     assert re.fullmatch(
         f"read_idx: expected a regular file holding IDX data at "
         f"{re.escape(str(path))}, got {described}",

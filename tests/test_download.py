@@ -470,12 +470,18 @@ def test_killed_download_leaves_a_partial_file_that_the_next_load_removes(server
     assert_only(cache, CHECKSUM_NAMES)
 
 
-def test_unlocked_partial_files_are_removed_and_others_kept(tiny, tmp_path):
+def complete_cache(tiny, tmp_path):
+    """A cache folder holding every file of the tiny data set."""
     _, files, _ = tiny
     cache = tmp_path / "cache"
     cache.mkdir()
     for name, data in files.items():
         (cache / name).write_bytes(data)
+    return cache
+
+
+def test_unlocked_partial_files_are_removed_and_others_kept(tiny, tmp_path):
+    cache = complete_cache(tiny, tmp_path)
     # Left by a process that died: a partial file nobody holds a lock on.
     stale = [
         cache / f".{CHECKSUM_NAMES[0]}.k3j_x9q1.part",
@@ -506,11 +512,7 @@ def test_unlocked_partial_files_are_removed_and_others_kept(tiny, tmp_path):
 
 @pytest.mark.skipif(fcntl is None, reason="needs fcntl.flock")
 def test_partial_file_of_a_live_download_is_kept(tiny, tmp_path):
-    _, files, _ = tiny
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    for name, data in files.items():
-        (cache / name).write_bytes(data)
+    cache = complete_cache(tiny, tmp_path)
     live = cache / f".{CHECKSUM_NAMES[2]}.live1234.part"
     # A separate open file description holds the lock, exactly as a
     # download in another process or thread does.
@@ -562,6 +564,25 @@ def unwritable_folder(kind, tmp_path):
 UNWRITABLE = ["parent-is-a-file", "folder-is-a-file", "sysfs", "chmod-read-only"]
 
 
+def refusal(kind, folder, owner, call):
+    """The message of the ``DownloadError`` that ``call`` raises for the unwritable ``folder``.
+
+    It must start by naming ``owner`` and the folder.  A folder made
+    read-only is made writable again, so that the test can clean up.
+    """
+    try:
+        with pytest.raises(DownloadError) as info:
+            call()
+    finally:
+        if kind == "chmod-read-only":
+            folder.chmod(0o755)
+    message = str(info.value)
+    assert message.startswith(
+        f"{owner}: expected a folder where files can be written, got {folder}"
+    )
+    return message
+
+
 @pytest.mark.parametrize("kind", UNWRITABLE)
 def test_unwritable_cache_names_the_folder_and_the_way_out(
     server, tiny, tmp_path, monkeypatch, kind
@@ -575,15 +596,11 @@ def test_unwritable_cache_names_the_folder_and_the_way_out(
         call = {}
     else:
         call = {"data_dir": folder}
-    try:
-        with pytest.raises(DownloadError) as info:
-            load_mnist(mirrors=[mirror], checksums=checksums, progress=False, **call)
-    finally:
-        if kind == "chmod-read-only":
-            folder.chmod(0o755)
-    message = str(info.value)
-    assert message.startswith(
-        f"load_mnist: expected a folder where files can be written, got {folder}"
+    message = refusal(
+        kind,
+        folder,
+        "load_mnist",
+        lambda: load_mnist(mirrors=[mirror], checksums=checksums, progress=False, **call),
     )
     assert reason in message
     assert "FASTLAYERS_DATA" in message and "data_dir" in message
@@ -596,15 +613,13 @@ def test_download_file_into_unwritable_folder(server, tiny, tmp_path, kind):
     folder, reason = unwritable_folder(kind, tmp_path)
     name = CHECKSUM_NAMES[1]
     mirror = serve(server, "mnist", files)
-    try:
-        with pytest.raises(DownloadError) as info:
-            download_file(name, folder, mirrors=[mirror], sha256=checksums[name], progress=False)
-    finally:
-        if kind == "chmod-read-only":
-            folder.chmod(0o755)
-    message = str(info.value)
-    assert message.startswith(
-        f"download_file: expected a folder where files can be written, got {folder}"
+    message = refusal(
+        kind,
+        folder,
+        "download_file",
+        lambda: download_file(
+            name, folder, mirrors=[mirror], sha256=checksums[name], progress=False
+        ),
     )
     assert reason in message and "pass another directory" in message
     assert server.requests == []

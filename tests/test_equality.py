@@ -88,21 +88,20 @@ def compare_step(fast, slow, x, rng, dtype, layout="contiguous", trainable=True,
     Returns the reference output.
     """
     dtype = np.dtype(dtype)
-    x = np.asarray(x, dtype=dtype)
-    x_fast = with_layout(x, layout)
-    x_saved = x_fast.copy()
-    out_f = fast.forward(x_fast)
-    out_r = slow.forward(x.astype(np.float64))
-    assert out_f.dtype == dtype, f"{what}: forward output dtype {out_f.dtype}, expected {dtype}"
-    assert_close(out_f, out_r, dtype, f"{what}: forward output")
 
+    def both(method, value, label):
+        # Returns what the fast layer was given, a copy of it, and the reference's result.
+        given = with_layout(value, layout)
+        saved = given.copy()
+        result = getattr(fast, method)(given)
+        expected = getattr(slow, method)(value.astype(np.float64))
+        assert result.dtype == dtype, f"{what}: {label} dtype {result.dtype}, expected {dtype}"
+        assert_close(result, expected, dtype, f"{what}: {label}")
+        return given, saved, expected
+
+    x_fast, x_saved, out_r = both("forward", np.asarray(x, dtype=dtype), "forward output")
     error = rng.standard_normal(out_r.shape).astype(dtype)
-    error_fast = with_layout(error, layout)
-    error_saved = error_fast.copy()
-    dx_f = fast.backward(error_fast)
-    dx_r = slow.backward(error.astype(np.float64))
-    assert dx_f.dtype == dtype, f"{what}: input gradient dtype {dx_f.dtype}, expected {dtype}"
-    assert_close(dx_f, dx_r, dtype, f"{what}: input gradient")
+    error_fast, error_saved, _ = both("backward", error, "input gradient")
 
     if trainable:
         assert_close(

@@ -25,7 +25,7 @@ from fastlayers import (
     SoftMaxCrossEntropyLoss,
 )
 
-from .helpers import assert_gradient, one_hot
+from .helpers import assert_gradient, network_step, one_hot
 from .naive import numerical_gradient
 from .registry import cases
 
@@ -186,11 +186,7 @@ def test_lenet_gradients(rng):
             v = layer.forward(v)
         return loss_layer.forward(v, labels)
 
-    loss(x)
-    error = loss_layer.backward(labels)
-    for layer in reversed(layers):
-        error = layer.backward(error)
-    analytic_x = error
+    analytic_x = network_step(layers, loss_layer, x, labels)
 
     picks = sample_indices(x.shape, 30, rng)
     numeric_x = numerical_gradient(loss, x, indices=picks)

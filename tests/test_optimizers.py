@@ -8,6 +8,8 @@ from fastlayers import reference
 from fastlayers.models import lenet
 from fastlayers.optimizers import SGD, Adam, Optimizer, set_optimizer, trainable_layers
 
+from .helpers import network_step
+
 P0 = np.array([[0.5, -1.0, 2.0], [0.25, 0.0, -3.0]])
 GRADS = [
     np.array([[0.1, -0.2, 0.3], [1.0, -1.0, 0.5]]),
@@ -287,13 +289,7 @@ def test_reference_layers_take_the_same_optimizer_step():
     x = np.random.rand(2, 1, 28, 28)
     labels = np.eye(10)[[3, 7]]
     for net in nets.values():
-        logits = x
-        for layer in net.layers:
-            logits = layer.forward(logits)
-        net.loss_layer.forward(logits, labels)
-        error = net.loss_layer.backward(labels)
-        for layer in reversed(net.layers):
-            error = layer.backward(error)
+        network_step(net.layers, net.loss_layer, x, labels)
     for fast, ref in zip(trainable_layers(nets["fast"]), trainable_layers(nets["reference"])):
         assert ref.optimizer.state["weights"]["step"] == 1
         scale = np.abs(ref.weights).max()

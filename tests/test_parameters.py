@@ -254,46 +254,47 @@ def test_integer_parameters_become_float64(package, int_dtype):
     assert explicit.bias.dtype == F32
 
 
-def _explicit_layers(package, name, dtype):
-    """Layers whose dtype was chosen in each of the documented ways."""
+def _explicit_layers(package, name, dtype, default=True):
+    """Layers whose dtype was chosen in each of the documented ways.
+
+    ``default=False`` leaves out the layer built under ``default_dtype()``.
+    """
     made = {"dtype=": _make(package, name, dtype=dtype)}
     made["astype"] = _make(package, name).astype(dtype)
-    with fastlayers.default_dtype(dtype):
-        made["default_dtype()"] = _make(package, name)
+    if default:
+        with fastlayers.default_dtype(dtype):
+            made["default_dtype()"] = _make(package, name)
     net = package.NeuralNetwork(fastlayers.He(), fastlayers.Const(0.1), dtype=dtype)
     net.append_trainable_layer(_make(package, name))
     made["NeuralNetwork(dtype=)"] = net.layers[0]
     return made
 
 
+def _assert_chosen_dtype_kept(made, name, chosen, assigned, rng):
+    """Every layer of ``made`` keeps ``chosen``: for parameters assigned in ``assigned``
+    and for its output on a float32 input."""
+    for how, layer in made.items():
+        assert layer.dtype == chosen, how
+        _assign(layer, name, assigned, rng)
+        for what in _param_names(name):
+            assert getattr(layer, what).dtype == chosen, f"{how}: {what}"
+        out = layer.forward(rng.standard_normal(TRAINABLE[name][1]).astype(F32))
+        assert out.dtype == chosen, how
+
+
 @pytest.mark.parametrize("package", PACKAGES, ids=PACKAGE_IDS)
 @pytest.mark.parametrize("name", list(TRAINABLE))
 def test_a_chosen_float32_converts_every_assignment(package, name, rng):
-    for how, layer in _explicit_layers(package, name, np.float32).items():
-        assert layer.dtype == F32, how
-        _assign(layer, name, F64, rng)
-        for what in _param_names(name):
-            assert getattr(layer, what).dtype == F32, f"{how}: {what}"
-        out = layer.forward(rng.standard_normal(TRAINABLE[name][1]).astype(F32))
-        assert out.dtype == F32, how
+    made = _explicit_layers(package, name, np.float32)
+    _assert_chosen_dtype_kept(made, name, F32, F64, rng)
 
 
 @pytest.mark.parametrize("package", PACKAGES, ids=PACKAGE_IDS)
 @pytest.mark.parametrize("name", list(TRAINABLE))
 def test_a_chosen_float64_converts_float32_assignments(package, name, rng):
-    made = {
-        "dtype=": _make(package, name, dtype=np.float64),
-        "astype": _make(package, name).astype(np.float64),
-    }
-    net = package.NeuralNetwork(fastlayers.He(), fastlayers.Const(0.1), dtype=np.float64)
-    net.append_trainable_layer(_make(package, name))
-    made["NeuralNetwork(dtype=)"] = net.layers[0]
-    for how, layer in made.items():
-        _assign(layer, name, F32, rng)
-        for what in _param_names(name):
-            assert getattr(layer, what).dtype == F64, f"{how}: {what}"
-        out = layer.forward(rng.standard_normal(TRAINABLE[name][1]).astype(F32))
-        assert out.dtype == F64, how
+    # float64 is the default already: default_dtype() would choose nothing.
+    made = _explicit_layers(package, name, np.float64, default=False)
+    _assert_chosen_dtype_kept(made, name, F64, F32, rng)
 
 
 @pytest.mark.parametrize("package", PACKAGES, ids=PACKAGE_IDS)

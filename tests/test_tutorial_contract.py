@@ -266,16 +266,21 @@ def test_fc_forward_and_backward_sizes(package):
     assert layer.backward(out).shape == (FC_BATCH, FC_IN)
 
 
-def test_fc_update_increases_output_norm(package):
-    # The tutorial's test: with error = -output and lr 1, the SGD step taken
-    # inside backward must make the output larger in norm every time.
-    layer = _initialized_fc(package, 1)
-    x = np.random.rand(FC_BATCH, FC_IN)
+def assert_steps_grow_output(layer, x):
+    """Ten times: with error = -output, the step taken in backward grows the output's norm."""
     for _ in range(10):
         out = layer.forward(x)
         layer.backward(-out)
         new_out = layer.forward(x)
         assert np.sum(out**2) < np.sum(new_out**2)
+
+
+def test_fc_update_increases_output_norm(package):
+    # The tutorial's test: with error = -output and lr 1, the SGD step taken
+    # inside backward must make the output larger in norm every time.
+    layer = _initialized_fc(package, 1)
+    x = np.random.rand(FC_BATCH, FC_IN)
+    assert_steps_grow_output(layer, x)
 
 
 def test_fc_update_is_plain_sgd_with_pre_update_error(package):
@@ -641,11 +646,7 @@ def test_conv_update_increases_output_norm(package):
     x = np.abs(np.random.random((2, 3, 10, 14)))
     conv = package.ConvolutionalLayer((3, 2), (3, 5, 8), 4, 1.0)
     conv.initialize(package.He(), package.Const(0.1))
-    for _ in range(10):
-        out = conv.forward(x)
-        conv.backward(-out)
-        new_out = conv.forward(x)
-        assert np.sum(out**2) < np.sum(new_out**2)
+    assert_steps_grow_output(conv, x)
 
 
 def test_flatten_round_trip(package):
@@ -665,42 +666,28 @@ def _conv_stack(package, stride, n_kernels, fc_inputs):
     ]
 
 
-def test_conv_gradient_check_input(package):
+@pytest.mark.parametrize(
+    "stride, n_kernels, width, fc_inputs, checked, threshold",
+    [
+        ((1, 1), 3, 7, 35 * 3, "input", 5e-2),
+        ((1, 1), 3, 7, 35 * 3, "weights", 1e-5),
+        ((2, 2), 3, 7, 12 * 3, "weights", 1e-5),
+        ((1, 1), 3, 7, 35 * 3, "bias", 1e-5),
+        ((1, 2), 1, 14, 35, "input", 1e-4),
+    ],
+    ids=["input", "weights", "weights_strided", "bias", "stride"],
+)
+def test_conv_gradient_check(package, stride, n_kernels, width, fc_inputs, checked, threshold):
+    # The tutorial's five conv gradient checks: its stacks, inputs and thresholds.
     np.random.seed(1337)
-    x = np.abs(np.random.random((2, 3, 5, 7)))
-    layers = _conv_stack(package, (1, 1), 3, 35 * 3)
-    assert np.sum(tutorial_gradient_check(layers, x, random_one_hot(2, 5))) <= 5e-2
-
-
-def test_conv_gradient_check_weights(package):
-    np.random.seed(1337)
-    x = np.abs(np.random.random((2, 3, 5, 7)))
-    layers = _conv_stack(package, (1, 1), 3, 35 * 3)
+    x = np.abs(np.random.random((2, 3, 5, width)))
+    layers = _conv_stack(package, stride, n_kernels, fc_inputs)
     labels = random_one_hot(2, 5)
-    assert np.sum(tutorial_gradient_check_weights(layers, x, labels, False)) <= 1e-5
-
-
-def test_conv_gradient_check_weights_strided(package):
-    np.random.seed(1337)
-    x = np.abs(np.random.random((2, 3, 5, 7)))
-    layers = _conv_stack(package, (2, 2), 3, 12 * 3)
-    labels = random_one_hot(2, 5)
-    assert np.sum(tutorial_gradient_check_weights(layers, x, labels, False)) <= 1e-5
-
-
-def test_conv_gradient_check_bias(package):
-    np.random.seed(1337)
-    x = np.abs(np.random.random((2, 3, 5, 7)))
-    layers = _conv_stack(package, (1, 1), 3, 35 * 3)
-    labels = random_one_hot(2, 5)
-    assert np.sum(tutorial_gradient_check_weights(layers, x, labels, True)) <= 1e-5
-
-
-def test_conv_gradient_check_stride(package):
-    np.random.seed(1337)
-    x = np.abs(np.random.random((2, 3, 5, 14)))
-    layers = _conv_stack(package, (1, 2), 1, 35)
-    assert np.sum(tutorial_gradient_check(layers, x, random_one_hot(2, 5))) <= 1e-4
+    if checked == "input":
+        difference = tutorial_gradient_check(layers, x, labels)
+    else:
+        difference = tutorial_gradient_check_weights(layers, x, labels, checked == "bias")
+    assert np.sum(difference) <= threshold
 
 
 # ---------------------------------------------------------------------------

@@ -179,6 +179,21 @@ def sample_input(name, rng):
     return rng.integers(-4, 5, LAYERS[name].default.shapes[0])
 
 
+def assert_read_as(name, x, dtype, grad_dtype=None):
+    """Layer ``name`` gives for ``x`` exactly what it gives for ``x.astype(dtype)``.
+
+    Its output (a loss returns a float) has ``dtype``; its input gradient
+    ``grad_dtype``, or with None the dtype of the gradient for the cast input.
+    """
+    out, grad = forward_backward(name, x)
+    ref_out, ref_grad = forward_backward(name, x.astype(dtype))
+    if not LAYERS[name].loss:
+        assert out.dtype == dtype
+    assert grad.dtype == (ref_grad.dtype if grad_dtype is None else grad_dtype)
+    np.testing.assert_array_equal(out, ref_out)
+    np.testing.assert_array_equal(grad, ref_grad)
+
+
 @pytest.mark.parametrize("name", LAYER_NAMES)
 @pytest.mark.parametrize("int_dtype", [np.int8, np.int64, np.uint8, bool])
 def test_int_and_bool_inputs_compute_in_float64(name, int_dtype, rng):
@@ -187,27 +202,14 @@ def test_int_and_bool_inputs_compute_in_float64(name, int_dtype, rng):
         x = x > 0
     elif int_dtype is np.uint8:
         x = np.abs(x)
-    x = x.astype(int_dtype)
-    out, grad = forward_backward(name, x)
-    ref_out, ref_grad = forward_backward(name, x.astype(np.float64))
-    if not LAYERS[name].loss:
-        assert out.dtype == np.float64
-    assert grad.dtype == np.float64
-    np.testing.assert_array_equal(out, ref_out)
-    np.testing.assert_array_equal(grad, ref_grad)
+    assert_read_as(name, x.astype(int_dtype), np.float64, grad_dtype=np.float64)
 
 
 @pytest.mark.parametrize("name", LAYER_NAMES)
 def test_float16_input_is_read_as_float32(name, rng):
     x = sample_input(name, rng).astype(np.float16)
     with fastlayers.default_dtype(np.float32):
-        out, grad = forward_backward(name, x)
-        ref_out, ref_grad = forward_backward(name, x.astype(np.float32))
-    if not LAYERS[name].loss:
-        assert out.dtype == np.float32
-    assert grad.dtype == ref_grad.dtype
-    np.testing.assert_array_equal(out, ref_out)
-    np.testing.assert_array_equal(grad, ref_grad)
+        assert_read_as(name, x, np.float32)
 
 
 # ---------------------------------------------------------------------------
