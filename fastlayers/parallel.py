@@ -40,7 +40,12 @@ def _load_tbb():
     Returns the path loaded, or None when nothing was (another layer was
     chosen, numba has started its threads already, or TBB is absent).
     """
-    if str(numba.config.THREADING_LAYER).lower() not in ("default", "safe", "threadsafe", "forksafe"):
+    if str(numba.config.THREADING_LAYER).lower() not in (
+        "default",
+        "safe",
+        "threadsafe",
+        "forksafe",
+    ):
         return None
     if getattr(_numba_parallel, "_is_initialized", False) or not sys.platform.startswith("linux"):
         return None
