@@ -1,4 +1,8 @@
-"""``BaseLayer``, and the parameter and optimizer handling shared by the trainable layers."""
+"""``BaseLayer``, and what the layers share.
+
+:class:`KeepingLayer` serves the activations and ``Flatten``; the parameter
+and optimizer handling serves the trainable layers.
+"""
 
 import copy
 
@@ -15,6 +19,43 @@ class BaseLayer:
     def __init__(self):
         self.trainable = False
         self.testing_phase = False
+
+
+class KeepingLayer(BaseLayer):
+    """Base of the layers without parameters whose ``backward`` needs one thing from ``forward``.
+
+    A subclass sets ``name`` (the start of its error messages) and ``kept``
+    (the attribute that holds what ``forward`` keeps: the exercise's tests
+    read ``activation`` and ``prediction``), and implements
+    ``_forward(x) -> (output, kept)`` and ``_backward(error, kept)``.
+    ``error_shape(kept)`` is the shape the error must have, None for any.
+    """
+
+    name = "KeepingLayer"
+    kept = "_kept"
+
+    def __init__(self):
+        super().__init__()
+        setattr(self, self.kept, None)
+
+    def forward(self, input_tensor):
+        output, kept = self._forward(_common.as_float(input_tensor, self.name))
+        setattr(self, self.kept, kept)
+        return output
+
+    def backward(self, error_tensor):
+        kept = getattr(self, self.kept)
+        shape = None if kept is None else self.error_shape(kept)
+        return self._backward(_common.checked_error(error_tensor, kept, self.name, shape), kept)
+
+    def error_shape(self, kept):
+        return None
+
+    def _forward(self, x):
+        raise NotImplementedError(f"{self.name}: forward is not implemented")
+
+    def _backward(self, error, kept):
+        raise NotImplementedError(f"{self.name}: backward is not implemented")
 
 
 def parameter(attribute, doc=None):

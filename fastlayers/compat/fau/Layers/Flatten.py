@@ -1,24 +1,20 @@
 """``Flatten``."""
 
-from ... import _common
-from .Base import BaseLayer
+from .Base import KeepingLayer
 
 __all__ = ["Flatten"]
 
 
-class Flatten(BaseLayer):
+class Flatten(KeepingLayer):
     """(batch, ...) to (batch, product of the rest); ``backward`` restores the shape."""
 
-    def __init__(self):
-        super().__init__()
-        self._shape = None
+    name = "Flatten"
+    kept = "_shape"
 
-    def forward(self, input_tensor):
-        x = _common.as_float(input_tensor, "Flatten")
+    def _forward(self, x):
         if x.ndim < 1:
             raise ValueError(f"Flatten: expected an input with a batch axis, got shape {x.shape}")
-        self._shape = x.shape
-        return x.reshape(x.shape[0], -1)
+        return x.reshape(x.shape[0], -1), x.shape
 
-    def backward(self, error_tensor):
-        return _common.checked_error(error_tensor, self._shape, "Flatten").reshape(self._shape)
+    def _backward(self, error, shape):
+        return error.reshape(shape)

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from ...._validation import checked_property
 from ... import _common
 from .Base import TrainableLayer, dense_weights, gradient, parameter
 from .Sigmoid import sigmoid
@@ -29,14 +30,11 @@ class RecurrentLayer(TrainableLayer):
         self._state = None
         self._cache = None
 
-    @property
-    def memorize(self):
-        """True: the next ``forward`` starts from the state the last one ended in."""
-        return self._memorize
-
-    @memorize.setter
-    def memorize(self, value):
-        self._memorize = bool(value)
+    memorize = checked_property(
+        "memorize",
+        lambda self, value: bool(value),
+        "True: the next ``forward`` starts from the state the last one ended in.",
+    )
 
     weights = parameter(
         "weights",

@@ -1,24 +1,23 @@
 """``ReLU``."""
 
 from .... import functional as F
-from ... import _common
-from .Base import BaseLayer
+from .Base import KeepingLayer
 
 __all__ = ["ReLU"]
 
 
-class ReLU(BaseLayer):
+class ReLU(KeepingLayer):
     """``max(x, 0)``; the error passes where the output is positive."""
 
-    def __init__(self):
-        super().__init__()
-        self._output = None
+    name = "ReLU"
+    kept = "_output"
 
-    def forward(self, input_tensor):
-        self._output = F.relu(_common.as_float(input_tensor, "ReLU"), caller="ReLU")
-        return self._output
+    def _forward(self, x):
+        y = F.relu(x, caller=self.name)
+        return y, y
 
-    def backward(self, error_tensor):
-        shape = None if self._output is None else self._output.shape
-        error = _common.checked_error(error_tensor, self._output, "ReLU", shape)
-        return F.relu_backward(error, self._output, caller="ReLU")
+    def error_shape(self, kept):
+        return kept.shape
+
+    def _backward(self, error, kept):
+        return F.relu_backward(error, kept, caller=self.name)

@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from ... import _common
-from .Base import BaseLayer
+from .Base import KeepingLayer
 
 __all__ = ["Sigmoid"]
 
@@ -13,18 +12,15 @@ def sigmoid(x):
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
-class Sigmoid(BaseLayer):
+class Sigmoid(KeepingLayer):
     """``1 / (1 + exp(-x))``; keeps its output as ``activation`` for the backward pass."""
 
-    def __init__(self):
-        super().__init__()
-        self.activation = None
+    name = "Sigmoid"
+    kept = "activation"
 
-    def forward(self, input_tensor):
-        self.activation = sigmoid(_common.as_float(input_tensor, "Sigmoid"))
-        return self.activation
+    def _forward(self, x):
+        y = sigmoid(x)
+        return y, y
 
-    def backward(self, error_tensor):
-        error = _common.checked_error(error_tensor, self.activation, "Sigmoid")
-        y = self.activation
+    def _backward(self, error, y):
         return error * y * (1.0 - y)

@@ -2,23 +2,20 @@
 
 import numpy as np
 
-from ... import _common
-from .Base import BaseLayer
+from .Base import KeepingLayer
 
 __all__ = ["TanH"]
 
 
-class TanH(BaseLayer):
+class TanH(KeepingLayer):
     """``tanh(x)``; keeps its output as ``activation`` for the backward pass."""
 
-    def __init__(self):
-        super().__init__()
-        self.activation = None
+    name = "TanH"
+    kept = "activation"
 
-    def forward(self, input_tensor):
-        self.activation = np.tanh(_common.as_float(input_tensor, "TanH"))
-        return self.activation
+    def _forward(self, x):
+        y = np.tanh(x)
+        return y, y
 
-    def backward(self, error_tensor):
-        error = _common.checked_error(error_tensor, self.activation, "TanH")
-        return error * (1.0 - self.activation**2)
+    def _backward(self, error, y):
+        return error * (1.0 - y**2)
