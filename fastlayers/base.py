@@ -1,4 +1,6 @@
-"""The tutorial's layer base class and phase enumeration."""
+"""The tutorial's layer base class and phase enumeration, and the base of the pooling layers."""
+
+from ._validation import neighborhood_and_stride
 
 
 def _enum(*sequential, **named):
@@ -36,3 +38,24 @@ class BaseLayer:
     def name(self):
         """The class name, used in error messages."""
         return type(self).__name__
+
+
+class PoolingLayer(BaseLayer):
+    """Base of the pooling layers, fast and reference: their arguments and output shape.
+
+    ``neighborhood`` and ``stride`` are checked as pairs of positive ints;
+    ``_cache`` holds what ``forward`` keeps for ``backward`` (None before
+    the first ``forward``).  No arithmetic on activations lives here, so
+    the reference layers stay an independent check of the fast ones.
+    """
+
+    def __init__(self, neighborhood, stride):
+        super().__init__()
+        self.neighborhood, self.stride = neighborhood_and_stride(neighborhood, stride, self.name)
+        self._cache = None
+
+    def output_shape(self, input_shape):
+        """Return the output shape ``(b, c, oh, ow)`` for an input of shape ``(b, c, h, w)``."""
+        b, c, h, w = input_shape
+        (py, px), (sy, sx) = self.neighborhood, self.stride
+        return (b, c, (h - py) // sy + 1, (w - px) // sx + 1)

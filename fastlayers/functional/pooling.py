@@ -4,7 +4,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .. import kernels
+from .._validation import TIES as TIES  # the tie policies, exported by fastlayers.functional
 from .._validation import check_shape
+from .._validation import ties as check_ties
 from ..parallel import launch
 from ._common import (
     SERIAL_ELEMENTS,
@@ -18,18 +20,6 @@ from ._common import (
     shape_tuple,
     window_and_stride,
 )
-
-TIES = ("first", "all", "split")
-
-
-def check_ties(ties, caller):
-    """Return ``ties`` if it names a tie policy of :data:`TIES`."""
-    if not isinstance(ties, str):
-        raise TypeError(f"{caller}: expected ties 'first', 'all' or 'split', got {ties!r}")
-    if ties not in TIES:
-        raise ValueError(f"{caller}: expected ties 'first', 'all' or 'split', got {ties!r}")
-    return ties
-
 
 _NO_TIES = object()
 

@@ -3,25 +3,12 @@
 import numpy as np
 
 from .. import functional as F
-from .._validation import as_float_array, called_before, neighborhood_and_stride
-from ..base import BaseLayer
-from ..functional.pooling import check_ties
+from .._validation import as_float_array, called_before
+from .._validation import ties as check_ties
+from ..base import PoolingLayer
 
 
-class _Pooling(BaseLayer):
-    def __init__(self, neighborhood, stride):
-        super().__init__()
-        self.neighborhood, self.stride = neighborhood_and_stride(neighborhood, stride, self.name)
-        self._cache = None
-
-    def output_shape(self, input_shape):
-        """Shape of the output for an input of shape (b, c, h, w)."""
-        b, c, h, w = input_shape
-        (py, px), (sy, sx) = self.neighborhood, self.stride
-        return b, c, (h - py) // sy + 1, (w - px) // sx + 1
-
-
-class MaxPoolLayer(_Pooling):
+class MaxPoolLayer(PoolingLayer):
     """Max pooling over ``neighborhood`` windows moved by ``stride``.
 
     Parameters
@@ -75,7 +62,7 @@ class MaxPoolLayer(_Pooling):
         )
 
 
-class AvgPoolLayer(_Pooling):
+class AvgPoolLayer(PoolingLayer):
     """Average pooling over ``neighborhood`` windows moved by ``stride``.
 
     Parameters

@@ -8,8 +8,9 @@ windows for max pooling.  They share no numeric code with
 :mod:`fastlayers.kernels` and are kept as the oracle for the tests and as the
 naive side of the benchmarks; they are slow by design.  What they share
 with the fast layers holds no arithmetic on activations: parameter storage,
-dtypes and the update (:mod:`fastlayers.parameters`), the argument checks
-and the dropout mask's random draw.
+dtypes and the update (:mod:`fastlayers.parameters`), the argument checks,
+a pooling layer's arguments and output shape (:mod:`fastlayers.base`) and
+the dropout mask's random draw.
 """
 
 from ..base import BaseLayer, Phase

@@ -7,22 +7,13 @@ from .._validation import (
     called_before,
     check_ndim,
     check_shape,
-    neighborhood_and_stride,
 )
-from ..base import BaseLayer
+from .._validation import ties as check_ties
+from ..base import PoolingLayer
 
 
-class _Pooling(BaseLayer):
-    def __init__(self, neighborhood, stride):
-        super().__init__()
-        self.neighborhood, self.stride = neighborhood_and_stride(neighborhood, stride, self.name)
-        self._x = None
-
-    def output_shape(self, input_shape):
-        """Return the output shape ``(b, c, oh, ow)`` for an input shape."""
-        b, c, h, w = input_shape
-        (py, px), (sy, sx) = self.neighborhood, self.stride
-        return (b, c, (h - py) // sy + 1, (w - px) // sx + 1)
+class _Pooling(PoolingLayer):
+    # The input of the last forward pass is kept in ``_cache``.
 
     def _windows(self, x):
         """Check ``x`` and yield ``(index, rows, columns)`` of every window."""
@@ -49,9 +40,9 @@ class _Pooling(BaseLayer):
         return x
 
     def _error(self, error):
-        called_before(self._x, self.name)
+        called_before(self._cache, self.name)
         error = as_float_array(error, self.name, "error")
-        check_shape(error, self.output_shape(self._x.shape), self.name, "error")
+        check_shape(error, self.output_shape(self._cache.shape), self.name, "error")
         return error
 
 
@@ -78,11 +69,7 @@ class MaxPoolLayer(_Pooling):
 
     def __init__(self, neighborhood=(2, 2), stride=(2, 2), *, ties="first"):
         super().__init__(neighborhood, stride)
-        if not isinstance(ties, str):
-            raise TypeError(f"{self.name}: expected ties 'first', 'all' or 'split', got {ties!r}")
-        if ties not in ("first", "all", "split"):
-            raise ValueError(f"{self.name}: expected ties 'first', 'all' or 'split', got {ties!r}")
-        self.ties = ties
+        self.ties = check_ties(ties, self.name)
 
     def forward(self, x):
         """Return the maximum of every window of ``x`` ``(b, c, h, w)``."""
@@ -90,7 +77,7 @@ class MaxPoolLayer(_Pooling):
         out = np.empty(self.output_shape(x.shape), dtype=x.dtype)
         for index, rows, cols in self._windows(x):
             out[index] = np.max(x[index[0], index[1], rows, cols])
-        self._x = x.copy()
+        self._cache = x.copy()
         return out
 
     def _receivers(self, window):
@@ -105,7 +92,7 @@ class MaxPoolLayer(_Pooling):
     def backward(self, error):
         """Route each error to its window's maxima, summing on overlap."""
         error = self._error(error)
-        x = self._x
+        x = self._cache
         dx = np.zeros(x.shape, dtype=error.dtype)
         for index, rows, cols in self._windows(x):
             b, c = index[:2]
@@ -135,13 +122,13 @@ class AvgPoolLayer(_Pooling):
         out = np.empty(self.output_shape(x.shape), dtype=x.dtype)
         for index, rows, cols in self._windows(x):
             out[index] = np.mean(x[index[0], index[1], rows, cols])
-        self._x = x.copy()
+        self._cache = x.copy()
         return out
 
     def backward(self, error):
         """Give every element of a window an equal share of its error."""
         error = self._error(error)
-        x = self._x
+        x = self._cache
         py, px = self.neighborhood
         dx = np.zeros(x.shape, dtype=error.dtype)
         for index, rows, cols in self._windows(x):
