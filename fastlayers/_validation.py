@@ -162,6 +162,19 @@ def fraction(value, layer, name="probability"):
     return float(value)
 
 
+def as_array(x, message):
+    """Return ``np.asarray(x)``; a ragged nested sequence raises ``ValueError(message)``.
+
+    NumPy's own message ("inhomogeneous shape ...") names neither the
+    caller nor the argument: ``message`` does, and NumPy's text follows it
+    in parentheses.
+    """
+    try:
+        return np.asarray(x)
+    except ValueError as exc:
+        raise ValueError(f"{message} ({exc})") from None
+
+
 def as_float_array(x, layer, what="input"):
     """Return ``x`` as a float32 or float64 array.
 
@@ -179,15 +192,11 @@ def as_float_array(x, layer, what="input"):
     if isinstance(x, np.ndarray):
         arr = x
     else:
-        try:
-            arr = np.asarray(x)
-        except ValueError as exc:
-            # NumPy's own message ("inhomogeneous shape ...") names neither
-            # the layer nor the argument.
-            raise ValueError(
-                f"{layer}: expected a real numeric {what} array, got a ragged nested sequence "
-                f"that does not form an array of one shape ({exc})"
-            ) from None
+        arr = as_array(
+            x,
+            f"{layer}: expected a real numeric {what} array, got a ragged nested sequence "
+            "that does not form an array of one shape",
+        )
         if arr.dtype.kind not in "biuf":
             # Say what the object was: "got dtype object" alone hides a None.
             raise TypeError(
@@ -283,6 +292,19 @@ def pair(value, layer, name, minimum=1, maximum=INDEX_LIMIT):
     return int(items[0]), int(items[1])
 
 
+TIES = ("first", "all", "split")
+"""The tie policies of max pooling's backward."""
+
+
+def ties(value, owner):
+    """Return ``value`` if it names a tie policy of :data:`TIES`."""
+    if not isinstance(value, str):
+        raise TypeError(f"{owner}: expected ties 'first', 'all' or 'split', got {value!r}")
+    if value not in TIES:
+        raise ValueError(f"{owner}: expected ties 'first', 'all' or 'split', got {value!r}")
+    return value
+
+
 def neighborhood_and_stride(neighborhood, stride, layer):
     """Return a pooling layer's ``neighborhood`` and ``stride``, each checked as a pair."""
     return pair(neighborhood, layer, "neighborhood"), pair(stride, layer, "stride")
@@ -319,3 +341,21 @@ def kernel_ready(arr, dtype):
     if arr.dtype == dtype and arr.flags.c_contiguous and arr.flags.writeable:
         return arr
     return np.array(arr, dtype=dtype, order="C", copy=True)
+
+
+def checked_property(name, check, doc):
+    """A property over ``self._<name>`` that stores ``check(self, value)`` when assigned.
+
+    For attributes that are checked on every assignment, not only in the
+    constructor: ``check`` returns the value to store (converted as it
+    sees fit) or raises for a wrong one.
+    """
+    private = "_" + name
+
+    def get(self):
+        return getattr(self, private)
+
+    def set(self, value):
+        setattr(self, private, check(self, value))
+
+    return property(get, set, doc=doc)

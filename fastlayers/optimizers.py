@@ -41,7 +41,7 @@ import numbers
 
 import numpy as np
 
-from ._validation import describe
+from ._validation import as_array, checked_property, describe
 from .parameters import TrainableLayer
 
 __all__ = [
@@ -98,31 +98,27 @@ class Optimizer:
         self.weight_decay = weight_decay
         self.state = {}
 
-    @property
-    def learning_rate(self):
-        """Step size; may be changed between updates (e.g. a schedule)."""
-        return self._learning_rate
-
-    @learning_rate.setter
-    def learning_rate(self, value):
-        self._learning_rate = _real(self._owner, "learning_rate", value, minimum=0.0)
-
-    @property
-    def weight_decay(self):
-        """L2 penalty coefficient."""
-        return self._weight_decay
-
-    @weight_decay.setter
-    def weight_decay(self, value):
-        self._weight_decay = _real(self._owner, "weight_decay", value, minimum=0.0)
+    learning_rate = checked_property(
+        "learning_rate",
+        lambda self, value: _real(self._owner, "learning_rate", value, minimum=0.0),
+        "Step size; may be changed between updates (e.g. a schedule).",
+    )
+    weight_decay = checked_property(
+        "weight_decay",
+        lambda self, value: _real(self._owner, "weight_decay", value, minimum=0.0),
+        "L2 penalty coefficient.",
+    )
 
     @property
     def _owner(self):
         return type(self).__name__
 
+    # The keyword arguments of the constructor, in its order.
+    _config_names = ("learning_rate", "weight_decay")
+
     def get_config(self):
         """Return the hyperparameters as a dict of keyword arguments."""
-        return {"learning_rate": self.learning_rate, "weight_decay": self.weight_decay}
+        return {name: getattr(self, name) for name in self._config_names}
 
     def copy(self):
         """Return a new optimizer with the same hyperparameters and no state."""
@@ -166,14 +162,12 @@ class Optimizer:
             raise TypeError(
                 f"{self._owner}: parameter {name!r} is read-only; cannot update it in place"
             )
-        try:
-            grad = np.asarray(grad)
-        except ValueError as exc:
-            # NumPy's "inhomogeneous shape" message names neither us nor the argument.
-            raise ValueError(
+        if type(grad) is not np.ndarray:  # an array needs no conversion, nor its message
+            grad = as_array(
+                grad,
                 f"{self._owner}: expected the gradient of {name!r} as an array, "
-                f"got a ragged nested sequence ({exc})"
-            ) from None
+                "got a ragged nested sequence",
+            )
         if grad.dtype.kind not in "fiu":
             raise TypeError(
                 f"{self._owner}: expected a real gradient for {name!r}, got dtype {grad.dtype}"
@@ -240,13 +234,7 @@ class SGD(Optimizer):
             raise ValueError("SGD: nesterov=True needs a momentum > 0")
         self.nesterov = bool(nesterov)
 
-    def get_config(self):
-        return {
-            "learning_rate": self.learning_rate,
-            "momentum": self.momentum,
-            "weight_decay": self.weight_decay,
-            "nesterov": self.nesterov,
-        }
+    _config_names = ("learning_rate", "momentum", "weight_decay", "nesterov")
 
     def _step(self, state, param, grad):
         grad = self._decayed(param, grad)
@@ -307,15 +295,7 @@ class Adam(Optimizer):
             raise TypeError(f"Adam: expected decoupled as a bool, got {decoupled!r}")
         self.decoupled = bool(decoupled)
 
-    def get_config(self):
-        return {
-            "learning_rate": self.learning_rate,
-            "beta1": self.beta1,
-            "beta2": self.beta2,
-            "epsilon": self.epsilon,
-            "weight_decay": self.weight_decay,
-            "decoupled": self.decoupled,
-        }
+    _config_names = ("learning_rate", "beta1", "beta2", "epsilon", "weight_decay", "decoupled")
 
     def _step(self, state, param, grad):
         if self.decoupled:

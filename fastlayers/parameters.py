@@ -33,7 +33,7 @@ weights and bias with a float32 input compute in float32.
 
 import numpy as np
 
-from ._validation import as_float_array, real
+from ._validation import as_float_array, checked_property, real
 from .base import BaseLayer
 from .dtypes import float_dtype, get_default_dtype
 
@@ -50,6 +50,24 @@ def _explicit_default():
     """
     default = get_default_dtype()
     return None if default == _FLOAT64 else default
+
+
+def _parameter(name, doc):
+    """The property of parameter ``name``, stored as ``_<name>``.
+
+    Assigning stores a converted copy (:meth:`TrainableLayer._as_param`)
+    and updates the layer's dtype.
+    """
+    private = "_" + name
+
+    def get(self):
+        return getattr(self, private)
+
+    def set(self, value):
+        setattr(self, private, self._as_param(value, name))
+        self._refresh_dtype()
+
+    return property(get, set, doc=doc)
 
 
 class TrainableLayer(BaseLayer):
@@ -100,14 +118,11 @@ class TrainableLayer(BaseLayer):
 
     # -- hyperparameters ---------------------------------------------------
 
-    @property
-    def learning_rate(self):
-        """Step size of the plain gradient step (unused once an optimizer is set)."""
-        return self._learning_rate
-
-    @learning_rate.setter
-    def learning_rate(self, value):
-        self._learning_rate = real(value, self.name, "learning_rate", low=0.0)
+    learning_rate = checked_property(
+        "learning_rate",
+        lambda self, value: real(value, self.name, "learning_rate", low=0.0),
+        "Step size of the plain gradient step (unused once an optimizer is set).",
+    )
 
     @property
     def optimizer(self):
@@ -179,25 +194,8 @@ class TrainableLayer(BaseLayer):
 
     # -- parameters --------------------------------------------------------
 
-    @property
-    def weights(self):
-        """The weights; assigning stores a converted copy."""
-        return self._weights
-
-    @weights.setter
-    def weights(self, value):
-        self._weights = self._as_param(value, "weights")
-        self._refresh_dtype()
-
-    @property
-    def bias(self):
-        """The bias; assigning stores a converted copy."""
-        return self._bias
-
-    @bias.setter
-    def bias(self, value):
-        self._bias = self._as_param(value, "bias")
-        self._refresh_dtype()
+    weights = _parameter("weights", "The weights; assigning stores a converted copy.")
+    bias = _parameter("bias", "The bias; assigning stores a converted copy.")
 
     def get_gradient_weights(self):
         """Gradient w.r.t. the weights from the last ``backward`` (batch sum)."""

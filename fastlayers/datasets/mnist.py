@@ -192,13 +192,15 @@ def _load_directory(
     *,
     caller: str,
     download: bool = False,
-    mirrors: Sequence[str] = MNIST_MIRRORS,
     checksums: Mapping[str, str] = MNIST_SHA256,
-    progress: bool = True,
-    timeout: float = 30.0,
-    deadline: float | None = DEFAULT_DEADLINE,
+    **transfer,
 ) -> MNIST:
-    """:func:`load_mnist` for checked arguments, naming `caller` in errors."""
+    """:func:`load_mnist` for checked arguments, naming `caller` in errors.
+
+    ``transfer`` holds what :func:`load_mnist` passes on to
+    :func:`download_file`: ``mirrors``, ``progress``, ``timeout`` and
+    ``deadline``; it is needed only with ``download=True``.
+    """
     # Partial files of downloads that were killed are removed on every load
     # (those of live downloads are kept), whether or not anything is missing.
     for stem in MNIST_FILES:
@@ -229,15 +231,7 @@ def _load_directory(
         )
         for stem in missing:
             name = stem + ".gz"
-            found[stem] = download_file(
-                name,
-                directory,
-                mirrors=mirrors,
-                sha256=checksums[name],
-                progress=progress,
-                timeout=timeout,
-                deadline=deadline,
-            )
+            found[stem] = download_file(name, directory, sha256=checksums[name], **transfer)
     return _read_files([found[stem] for stem in MNIST_FILES], caller)
 
 
