@@ -39,7 +39,7 @@ BLAS keeps its own thread pool, which only the im2col ``tensordot`` uses).
 
 import contextlib
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -81,8 +81,16 @@ UPSAMPLE_BACKENDS = ("reference", "fastlayers-kernel", "torch")
 # ---------------------------------------------------------------------------
 
 
+class _Labelled:
+    """A shape whose ``label`` is the template ``_label`` filled in with its fields."""
+
+    @property
+    def label(self):
+        return self._label.format(**asdict(self))
+
+
 @dataclass(frozen=True)
-class ConvSpec:
+class ConvSpec(_Labelled):
     """A 'same'-padded stride-1 convolution: c_in -> k channels, m x n kernel on h x w."""
 
     layer: str
@@ -93,10 +101,7 @@ class ConvSpec:
     m: int
     n: int
     batch: int
-
-    @property
-    def label(self):
-        return f"{self.layer} {self.c_in}->{self.k} {self.h}x{self.w} {self.m}x{self.n}"
+    _label = "{layer} {c_in}->{k} {h}x{w} {m}x{n}"
 
     @property
     def pads(self):
@@ -113,7 +118,7 @@ class ConvSpec:
 
 
 @dataclass(frozen=True)
-class PoolSpec:
+class PoolSpec(_Labelled):
     """Max pooling of (batch, c, h, w) with a pool x pool window and stride."""
 
     layer: str
@@ -123,10 +128,7 @@ class PoolSpec:
     batch: int
     pool: int = 2
     stride: int = 2
-
-    @property
-    def label(self):
-        return f"{self.layer} {self.c}x{self.h}x{self.w} {self.pool}x{self.pool}/{self.stride}"
+    _label = "{layer} {c}x{h}x{w} {pool}x{pool}/{stride}"
 
     @property
     def out_shape(self):
@@ -136,7 +138,7 @@ class PoolSpec:
 
 
 @dataclass(frozen=True)
-class UpsampleSpec:
+class UpsampleSpec(_Labelled):
     """Zero insertion of (batch, c, h, w) by ``stride`` onto (batch, c, h*s, w*s)."""
 
     layer: str
@@ -145,10 +147,7 @@ class UpsampleSpec:
     w: int
     batch: int
     stride: int = 2
-
-    @property
-    def label(self):
-        return f"{self.layer} {self.c}x{self.h}x{self.w} x{self.stride}"
+    _label = "{layer} {c}x{h}x{w} x{stride}"
 
     @property
     def out_shape(self):
@@ -242,22 +241,20 @@ def threads(backend, n):
         yield
         return
     if backend == "torch":
-        torch = import_torch()
-        previous = torch.get_num_threads()
-        torch.set_num_threads(n)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(previous)
+        pool = import_torch()
     else:
-        import numba
+        import numba as pool
+    previous = pool.get_num_threads()
+    pool.set_num_threads(n)
+    try:
+        yield
+    finally:
+        pool.set_num_threads(previous)
 
-        previous = numba.get_num_threads()
-        numba.set_num_threads(n)
-        try:
-            yield
-        finally:
-            numba.set_num_threads(previous)
+
+def _tensors(torch, data, *names):
+    """PyTorch tensors over copies of ``data[name]`` (so that no backend shares the other's arrays)."""
+    return [torch.from_numpy(data[name].copy()) for name in names]
 
 
 def _torch_dtype(torch, dtype):
@@ -455,12 +452,8 @@ class TorchConv(_ConvBase):
 
     def __init__(self, spec, data):
         super().__init__(spec, data)
-        torch = import_torch()
-        self.torch = torch
-        self.x = torch.from_numpy(data["x"].copy())
-        self.w = torch.from_numpy(data["w"].copy())
-        self.b = torch.from_numpy(data["b"].copy())
-        self.err = torch.from_numpy(data["err"].copy())
+        torch = self.torch = import_torch()
+        self.x, self.w, self.b, self.err = _tensors(torch, data, "x", "w", "b", "err")
         top, bottom, left, right = spec.pads
         if (top, left) != (bottom, right):
             raise ValueError(f"{spec.label}: PyTorch pads symmetrically, got {spec.pads}")
@@ -655,10 +648,8 @@ class TorchPool(_PoolBase):
 
     def __init__(self, spec, data):
         super().__init__(spec, data)
-        torch = import_torch()
-        self.torch = torch
-        self.x = torch.from_numpy(data["x"].copy())
-        self.err = torch.from_numpy(data["err"].copy())
+        torch = self.torch = import_torch()
+        self.x, self.err = _tensors(torch, data, "x", "err")
         self.kernel = [spec.pool, spec.pool]
         self.stride = [spec.stride, spec.stride]
         with torch.no_grad():
@@ -744,7 +735,7 @@ class TorchUpsample(_ConvBase):
     def __init__(self, spec, data):
         super().__init__(spec, data)
         self.torch = import_torch()
-        self.x = self.torch.from_numpy(data["x"].copy())
+        (self.x,) = _tensors(self.torch, data, "x")
 
     def _upsample(self):
         s = self.spec.stride

@@ -21,37 +21,29 @@ import functools
 
 import numpy as np
 
+
+def _conv_block(c_in, k, size):
+    """A convolution, its ReLU and 2x2 max pooling: the unit both networks are made of."""
+    return [("conv", c_in, k, size), ("relu",), ("pool",)]
+
+
+def _classifier(*sizes):
+    """Flatten, then fully connected layers ``sizes[0] -> sizes[1] -> ...`` with ReLU between."""
+    layers = [("flatten",)]
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        layers += [("fc", n_in, n_out), ("relu",)]
+    return layers[:-1]  # no ReLU after the last: the loss takes the scores
+
+
 ARCHITECTURES = {
-    "lenet": [
-        ("conv", 1, 6, 5),
-        ("relu",),
-        ("pool",),
-        ("conv", 6, 10, 5),
-        ("relu",),
-        ("pool",),
-        ("flatten",),
-        ("fc", 490, 120),
-        ("relu",),
-        ("fc", 120, 84),
-        ("relu",),
-        ("fc", 84, 10),
-    ],
+    "lenet": [*_conv_block(1, 6, 5), *_conv_block(6, 10, 5), *_classifier(490, 120, 84, 10)],
     # conv 3->32, 32->64, 64->64 (3x3, "same"), each followed by ReLU and
     # 2x2 max pooling (32x32 -> 16 -> 8 -> 4), then two fully connected layers.
     "cifar": [
-        ("conv", 3, 32, 3),
-        ("relu",),
-        ("pool",),
-        ("conv", 32, 64, 3),
-        ("relu",),
-        ("pool",),
-        ("conv", 64, 64, 3),
-        ("relu",),
-        ("pool",),
-        ("flatten",),
-        ("fc", 1024, 128),
-        ("relu",),
-        ("fc", 128, 10),
+        *_conv_block(3, 32, 3),
+        *_conv_block(32, 64, 3),
+        *_conv_block(64, 64, 3),
+        *_classifier(1024, 128, 10),
     ],
 }
 INPUT_SHAPES = {"lenet": (1, 28, 28), "cifar": (3, 32, 32)}

@@ -231,25 +231,26 @@ def kernel_table(res, suite, threads):
     return markdown_table(header, rows, ["l", "r", "l", "l"] + ["r"] * (len(header) - 4))
 
 
+# Targets measured in other units than a throughput ratio, by kind:
+# the format of the measured value and that of its limit (an upper bound).
+_UNITS = {
+    "compile": ("{:.2f} s", "≤ {:.0f} s"),
+    "memory": ("{:+.2f} B/step", "≤ {:.0f} B/step"),
+    "faults": ("{:.1f}", "≤ {:g}"),
+}
+
+
 def fmt_target_value(row, value):
     if value is None or not math.isfinite(value):
         return "–"
-    if row["kind"] == "compile":
-        return f"{value:.2f} s"
-    if row["kind"] == "memory":
-        return f"{value:+.2f} B/step"
-    if row["kind"] == "faults":
-        return f"{value:.1f}"
+    if row["kind"] in _UNITS:
+        return _UNITS[row["kind"]][0].format(value)
     return fmt_ratio(value)
 
 
 def fmt_threshold(row):
-    if row["kind"] == "compile":
-        return f"≤ {row['threshold']:.0f} s"
-    if row["kind"] == "memory":
-        return f"≤ {row['threshold']:.0f} B/step"
-    if row["kind"] == "faults":
-        return f"≤ {row['threshold']:g}"
+    if row["kind"] in _UNITS:
+        return _UNITS[row["kind"]][1].format(row["threshold"])
     return f"≥ {row['threshold']:g}x"
 
 
@@ -689,6 +690,11 @@ convolutions at batch 1, and the LeNet step at batch 16 and 64.
 """
 
 
+def _section(title, intro, body):
+    """The lines of a report section: its heading, a paragraph, and a table."""
+    return [f"## {title}", "", intro, "", body, ""]
+
+
 def build_report(info, mode, res, target_rows, compile_results, memory_results, plots):
     flag = {"quick": " --quick", "smoke": " --smoke"}.get(mode, "")
     parts = [
@@ -719,60 +725,45 @@ def build_report(info, mode, res, target_rows, compile_results, memory_results, 
     if target_rows:
         parts += ["## Targets", "", targets_table(target_rows), ""]
     if res.keys("lenet", "lenet", "step"):
-        parts += [
-            "## LeNet training step",
-            "",
+        parts += _section(
+            "LeNet training step",
             "Median throughput in samples/s (higher is better) and the speedups of fastlayers.",
-            "",
             lenet_table(res),
-            "",
-        ]
+        )
         if plots.get("lenet"):
             parts += [f"![LeNet speedups]({os.path.basename(plots['lenet'])})", ""]
     if res.keys("lenet", "cifar", "step"):
-        parts += [
-            "## CIFAR-10 network training step",
-            "",
+        parts += _section(
+            "CIFAR-10 network training step",
             'conv 3->32, 32->64, 64->64 (3x3, "same"), each followed by ReLU and 2x2 max pooling, '
             "then fully connected 1024->128->10; input 3x32x32. Median samples/s.",
-            "",
             network_table(res, "cifar", "step"),
-            "",
-        ]
+        )
     if res.keys("lenet", "lenet", "infer"):
-        parts += [
-            "## LeNet inference",
-            "",
+        parts += _section(
+            "LeNet inference",
             "Forward pass and softmax. Median samples/s.",
-            "",
             network_table(res, "lenet", "infer"),
-            "",
-        ]
+        )
     if compile_results:
-        parts += [
-            "## Compile time",
-            "",
+        parts += _section(
+            "Compile time",
             "A new process imports fastlayers, builds LeNet (batch 64) and trains one step; "
             "wall time from starting the process, with `NUMBA_CACHE_DIR` set to an empty "
             "directory (cold) and to the same directory again (warm).",
-            "",
             compile_table(compile_results),
-            "",
-        ]
+        )
     if memory_results:
         steps = memory_results[0]["steps"]
-        parts += [
-            "## Memory",
-            "",
+        parts += _section(
+            "Memory",
             f"{steps} training steps after a warm-up, in a process of their own, twice: once "
             "sampling the resident set size (RSS) and counting the allocations of numba's runtime, "
             "once under tracemalloc.  RSS swings by megabytes as the allocator maps and unmaps "
             "large blocks, so its figure is the rise of its peak from the first half of the steps "
             "to the second; tracemalloc and numba's counters see every allocation.",
-            "",
             memory_table(memory_results),
-            "",
-        ]
+        )
     titles = {
         "conv": "Convolution kernels",
         "pool": "Max pooling",

@@ -137,6 +137,49 @@ def _ratio(times, a, b, key="median"):
     return times[a][key] / times[b][key]
 
 
+def _vs_row(name, threshold, times, a, b, *, kind, skip=None, info=None, **extra):
+    """The row of a target that compares the throughput of ``a`` with that of ``b``.
+
+    With ``skip`` (why the target cannot be measured here) the row is a
+    SKIP without a ratio, and ``info`` is left out: it would compare
+    figures that were not all measured.
+    """
+    if skip:
+        return _row(name, threshold, math.nan, kind=kind, times=times, skip=skip, **extra)
+    return _row(
+        name,
+        threshold,
+        _ratio(times, a, b),
+        kind=kind,
+        times=times,
+        fastest=_ratio(times, a, b, "best"),
+        info=info,
+        **extra,
+    )
+
+
+def _vs_torch_row(name, threshold, times, n, torch, *, kind, info=None, **extra):
+    """:func:`_vs_row` of fastlayers against PyTorch at ``n`` threads.
+
+    ``torch`` says whether PyTorch is installed; the fastlayers / JAX ratio
+    is added to ``info`` when JAX was measured too.
+    """
+    info = dict(info or {})
+    if torch and f"jax-t{n}" in times:
+        info["vs JAX"] = _ratio(times, f"fastlayers-t{n}", f"jax-t{n}")
+    return _vs_row(
+        name,
+        threshold,
+        times,
+        f"fastlayers-t{n}",
+        f"torch-t{n}",
+        kind=kind,
+        skip=None if torch else TORCH_MISSING,
+        info=info,
+        **extra,
+    )
+
+
 def _run(entries, settings, log, faults=False):
     return measure(
         entries,
@@ -176,29 +219,15 @@ def lenet_targets(settings, log=print):
                 f"LeNet step, batch {LENET_BATCH}, {THREADS} threads, {dtype}, {loop}: "
                 f"fastlayers / PyTorch throughput"
             )
-            fl = f"{backend}-t{n}"
-            if not torch or not enough:
-                rows.append(
-                    _row(
-                        name,
-                        LENET_VS_TORCH[dtype],
-                        math.nan,
-                        kind="lenet-vs-torch",
-                        times=times,
-                        skip=TORCH_MISSING if not torch else skip_threads,
-                        dtype=dtype,
-                        loop=backend,
-                    )
-                )
-                continue
             rows.append(
-                _row(
+                _vs_row(
                     name,
                     LENET_VS_TORCH[dtype],
-                    _ratio(times, fl, f"torch-t{n}"),
+                    times,
+                    f"{backend}-t{n}",
+                    f"torch-t{n}",
                     kind="lenet-vs-torch",
-                    times=times,
-                    fastest=_ratio(times, fl, f"torch-t{n}", "best"),
+                    skip=TORCH_MISSING if not torch else skip_threads,
                     dtype=dtype,
                     loop=backend,
                 )
@@ -207,62 +236,38 @@ def lenet_targets(settings, log=print):
             f"LeNet step, batch {LENET_BATCH}, {THREADS} threads, {dtype}, NeuralNetwork: "
             f"fastlayers / JAX throughput"
         )
-        if not jax or not enough:
-            rows.append(
-                _row(
-                    name,
-                    LENET_VS_JAX,
-                    math.nan,
-                    kind="lenet-vs-jax",
-                    times=times,
-                    skip=JAX_MISSING if not jax else skip_threads,
-                    dtype=dtype,
-                )
+        rows.append(
+            _vs_row(
+                name,
+                LENET_VS_JAX,
+                times,
+                f"fastlayers-t{n}",
+                f"jax-t{n}",
+                kind="lenet-vs-jax",
+                skip=JAX_MISSING if not jax else skip_threads,
+                dtype=dtype,
             )
-        else:
-            rows.append(
-                _row(
-                    name,
-                    LENET_VS_JAX,
-                    _ratio(times, f"fastlayers-t{n}", f"jax-t{n}"),
-                    kind="lenet-vs-jax",
-                    times=times,
-                    fastest=_ratio(times, f"fastlayers-t{n}", f"jax-t{n}", "best"),
-                    dtype=dtype,
-                )
-            )
+        )
         name = (
             f"LeNet step, batch {LENET_BATCH}, {dtype}, NeuralNetwork, fastlayers: "
             f"{THREADS} threads / 1 thread throughput"
         )
-        if not enough:
-            rows.append(
-                _row(
-                    name,
-                    THREAD_SCALING,
-                    math.nan,
-                    kind="threads",
-                    times=times,
-                    skip=skip_threads,
-                    dtype=dtype,
-                )
+        info = {}
+        if torch and enough:
+            info["PyTorch, same ratio"] = _ratio(times, f"torch-t{n}", "torch-t1")
+        rows.append(
+            _vs_row(
+                name,
+                THREAD_SCALING,
+                times,
+                f"fastlayers-t{n}",
+                "fastlayers-t1",
+                kind="threads",
+                skip=skip_threads,
+                info=info,
+                dtype=dtype,
             )
-        else:
-            info = {}
-            if torch:
-                info["PyTorch, same ratio"] = _ratio(times, f"torch-t{n}", "torch-t1")
-            rows.append(
-                _row(
-                    name,
-                    THREAD_SCALING,
-                    _ratio(times, f"fastlayers-t{n}", "fastlayers-t1"),
-                    kind="threads",
-                    times=times,
-                    fastest=_ratio(times, f"fastlayers-t{n}", "fastlayers-t1", "best"),
-                    info=info,
-                    dtype=dtype,
-                )
-            )
+        )
         faults = times[f"fastlayers-t{n}"]["faults_per_call"]
         loop_faults = times[f"fastlayers-loop-t{n}"]["faults_per_call"]
         rows.append(
@@ -296,13 +301,13 @@ def lenet_targets(settings, log=print):
     ref_settings = Settings(settings.window, min(settings.windows, 3), settings.wait_idle_s)
     times = _run(entries, ref_settings, log)
     rows.append(
-        _row(
+        _vs_row(
             f"LeNet step, batch {LENET_BATCH}, float64: fastlayers ({n} threads) / reference layers throughput",
             LENET_VS_REFERENCE,
-            _ratio(times, "fastlayers", "reference"),
+            times,
+            "fastlayers",
+            "reference",
             kind="lenet-vs-reference",
-            times=times,
-            fastest=_ratio(times, "fastlayers", "reference", "best"),
             dtype="float64",
         )
     )
@@ -324,33 +329,8 @@ def inference_targets(settings, log=print):
             entries.append(Entry(f"jax-t{n}", "jax", n, **spec))
         times = _run(entries, settings, log)
         name = f"LeNet inference (forward only), batch 1, {n} threads, {dtype}: fastlayers / PyTorch throughput"
-        if not torch:
-            rows.append(
-                _row(
-                    name,
-                    INFERENCE_VS_TORCH,
-                    math.nan,
-                    kind="inference",
-                    times=times,
-                    skip=TORCH_MISSING,
-                    dtype=dtype,
-                )
-            )
-            continue
-        info = {}
-        if f"jax-t{n}" in times:
-            info["vs JAX"] = _ratio(times, f"fastlayers-t{n}", f"jax-t{n}")
         rows.append(
-            _row(
-                name,
-                INFERENCE_VS_TORCH,
-                _ratio(times, f"fastlayers-t{n}", f"torch-t{n}"),
-                kind="inference",
-                times=times,
-                info=info,
-                fastest=_ratio(times, f"fastlayers-t{n}", f"torch-t{n}", "best"),
-                dtype=dtype,
-            )
+            _vs_torch_row(name, INFERENCE_VS_TORCH, times, n, torch, kind="inference", dtype=dtype)
         )
     return rows
 
@@ -376,33 +356,11 @@ def cifar_targets(settings, log=print):
             f"CIFAR network step (conv 3->32, 32->64, 64->64, 3x3, pooling, FC 1024->128->10), "
             f"batch {CIFAR_BATCH}, {n} threads, {dtype}, NeuralNetwork: fastlayers / PyTorch throughput"
         )
-        if not torch:
-            rows.append(
-                _row(
-                    name,
-                    threshold,
-                    math.nan,
-                    kind="cifar",
-                    times=times,
-                    skip=TORCH_MISSING,
-                    dtype=dtype,
-                )
-            )
-            continue
-        info = {"tutorial-style loop": _ratio(times, f"fastlayers-loop-t{n}", f"torch-t{n}")}
-        if jax:
-            info["vs JAX"] = _ratio(times, f"fastlayers-t{n}", f"jax-t{n}")
+        info = {}
+        if torch:
+            info["tutorial-style loop"] = _ratio(times, f"fastlayers-loop-t{n}", f"torch-t{n}")
         rows.append(
-            _row(
-                name,
-                threshold,
-                _ratio(times, f"fastlayers-t{n}", f"torch-t{n}"),
-                kind="cifar",
-                times=times,
-                info=info,
-                fastest=_ratio(times, f"fastlayers-t{n}", f"torch-t{n}", "best"),
-                dtype=dtype,
-            )
+            _vs_torch_row(name, threshold, times, n, torch, kind="cifar", info=info, dtype=dtype)
         )
     return rows
 
@@ -443,40 +401,26 @@ def kernel_targets(settings, log=print):
                     f"{layer} torch {op}",
                     f"{layer} layer {op}",
                 )
-                if not torch:
-                    rows.append(
-                        _row(
-                            name,
-                            thresholds[dtype],
-                            math.nan,
-                            kind="kernel-vs-torch",
-                            times=_subset(times, kernel, layer_op),
-                            skip=TORCH_MISSING,
-                            layer=layer,
-                            dtype=dtype,
-                            op=op,
-                        )
-                    )
-                    continue
                 info = {}
-                if layer_op in times:
+                if torch and layer_op in times:
                     info["layer-level (ConvolutionalLayer)"] = _ratio(times, layer_op, torch_op)
-                ratio = _ratio(times, kernel, torch_op)
-                log(f"    {layer} {op}: {ratio:.2f}x")
-                rows.append(
-                    _row(
-                        name,
-                        thresholds[dtype],
-                        ratio,
-                        kind="kernel-vs-torch",
-                        times=_subset(times, kernel, torch_op, layer_op),
-                        info=info,
-                        fastest=_ratio(times, kernel, torch_op, "best"),
-                        layer=layer,
-                        dtype=dtype,
-                        op=op,
-                    )
+                row = _vs_row(
+                    name,
+                    thresholds[dtype],
+                    # Without PyTorch, torch_op is not among the times.
+                    _subset(times, kernel, torch_op, layer_op),
+                    kernel,
+                    torch_op,
+                    kind="kernel-vs-torch",
+                    skip=None if torch else TORCH_MISSING,
+                    info=info,
+                    layer=layer,
+                    dtype=dtype,
+                    op=op,
                 )
+                if torch:
+                    log(f"    {layer} {op}: {row['ratio']:.2f}x")
+                rows.append(row)
     return rows
 
 

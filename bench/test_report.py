@@ -201,16 +201,7 @@ def test_report_tables_plots_and_readme(tmp_path):
     readme_path.write_text(
         f"# x\n\nbefore\n{readme.README_START}\nstale table\n{readme.README_END}\nafter\n"
     )
-    section = readme.readme_section(
-        INFO,
-        "full",
-        res,
-        target_rows,
-        compile_results,
-        str(tmp_path / "results"),
-        plots,
-        str(readme_path),
-    )
+    section = _readme_section(res, tmp_path / "results", plots, readme_path)
     assert describe_cpu(INFO) in section
     # The six CIFAR kernel rows fold into one; its worst case is the one furthest below its own
     # threshold (float64: 1.4 of 1.5), not the smallest ratio (float32: 1.1 of 1.0).
@@ -228,6 +219,21 @@ def test_report_tables_plots_and_readme(tmp_path):
     assert plain.read_text() == "# no markers\n"
 
 
+def _readme_section(res, results_dir, plots, readme_path):
+    """The README section of a full run with the fake targets."""
+    target_rows, compile_results, _ = _fake_targets()
+    return readme.readme_section(
+        INFO,
+        "full",
+        res,
+        target_rows,
+        compile_results,
+        str(results_dir),
+        plots,
+        str(readme_path),
+    )
+
+
 def test_readme_writer_on_a_copy_of_the_readme(tmp_path):
     """The repository's README keeps everything outside its markers."""
     import os
@@ -235,18 +241,7 @@ def test_readme_writer_on_a_copy_of_the_readme(tmp_path):
     original = open(os.path.join(run.ROOT, "README.md"), encoding="utf-8").read()
     copy = tmp_path / "README.md"
     copy.write_text(original, encoding="utf-8")
-    res = render.Results([])
-    target_rows, compile_results, _ = _fake_targets()
-    section = readme.readme_section(
-        INFO,
-        "full",
-        res,
-        target_rows,
-        compile_results,
-        str(tmp_path / "bench" / "results"),
-        {},
-        str(copy),
-    )
+    section = _readme_section(render.Results([]), tmp_path / "bench" / "results", {}, copy)
     assert readme.update_readme(str(copy), section)
     new = copy.read_text(encoding="utf-8")
     start, end = original.index(readme.README_START), original.index(readme.README_END)

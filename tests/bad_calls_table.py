@@ -989,47 +989,52 @@ def functional_calls():
             Call.of(f"functional.{owner}.{cid}", run, exc, owner, arg, given, "functional")
         )
 
+    def add_each(owner, arg, rows, call, args=None):
+        # One wrong call per row (label, value, exc[, given]) of values of ``arg``;
+        # a row without ``given`` expects the message to show the value itself.
+        for label, value, exc, *given in rows:
+            add(
+                owner,
+                f"{arg}={label}",
+                lambda v=value: call(v),
+                exc,
+                args or (arg,),
+                given[0] if given else given_tokens(value),
+            )
+
     x, w, b = valid_input(X4), valid_input((3, 2, 3, 3), 1), valid_input((3,), 2)
-    for label, value, exc, given in array_values(X4) + [
-        ("ndim", np.ones((2, 6, 7)), V, ("(2, 6, 7)",)),
-        ("channels", np.ones((2, 3, 6, 7)), V, ("(2, 3, 6, 7)",)),
-    ]:
-        add("conv2d", f"x={label}", lambda v=value: F.conv2d(v, w, b), exc, ("input", "x"), given)
-    for label, value, exc, given in array_values((3, 2, 3, 3))[:7] + [
-        ("ndim", np.ones((3, 2, 3)), V, ("(3, 2, 3)",)),
-    ]:
-        add(
-            "conv2d",
-            f"weights={label}",
-            lambda v=value: F.conv2d(x, v, b),
-            exc,
-            ("weights",),
-            given,
-        )
-    for label, value, exc, given in [
-        ("shape", np.ones(4), V, ("(4,)",)),
-        ("complex", np.ones(3, complex), T, ("complex128",)),
-        ("str", "abc", T, ("'abc'", "<U3")),
-    ]:
-        add("conv2d", f"bias={label}", lambda v=value: F.conv2d(x, w, v), exc, ("bias",), given)
-    for label, value, exc in PAIR:
-        add(
-            "conv2d",
-            f"stride={label}",
-            lambda v=value: F.conv2d(x, w, b, stride=v),
-            exc,
-            ("stride",),
-            given_tokens(value),
-        )
-    for label, value, exc in PADDING:
-        add(
-            "conv2d",
-            f"padding={label}",
-            lambda v=value: F.conv2d(x, w, b, padding=v),
-            exc,
-            ("padding",),
-            given_tokens(value),
-        )
+    add_each(
+        "conv2d",
+        "x",
+        array_values(X4)
+        + [
+            ("ndim", np.ones((2, 6, 7)), V, ("(2, 6, 7)",)),
+            ("channels", np.ones((2, 3, 6, 7)), V, ("(2, 3, 6, 7)",)),
+        ],
+        lambda v: F.conv2d(v, w, b),
+        args=("input", "x"),
+    )
+    add_each(
+        "conv2d",
+        "weights",
+        array_values((3, 2, 3, 3))[:7]
+        + [
+            ("ndim", np.ones((3, 2, 3)), V, ("(3, 2, 3)",)),
+        ],
+        lambda v: F.conv2d(x, v, b),
+    )
+    add_each(
+        "conv2d",
+        "bias",
+        [
+            ("shape", np.ones(4), V, ("(4,)",)),
+            ("complex", np.ones(3, complex), T, ("complex128",)),
+            ("str", "abc", T, ("'abc'", "<U3")),
+        ],
+        lambda v: F.conv2d(x, w, v),
+    )
+    add_each("conv2d", "stride", PAIR, lambda v: F.conv2d(x, w, b, stride=v))
+    add_each("conv2d", "padding", PADDING, lambda v: F.conv2d(x, w, b, padding=v))
 
     # Built inside the calls, so that building the table runs no kernel.
     def saved():
@@ -1043,67 +1048,43 @@ def functional_calls():
         ("saved", "Conv2dSaved"),
         ("None", "NoneType"),
     )
-    for label, value, exc, given in array_values((2, 3, 6, 7))[:7] + [
-        ("shape", np.ones((2, 3, 6, 6)), V, ("(2, 3, 6, 6)",)),
-    ]:
-        add(
-            "conv2d_backward",
-            f"error={label}",
-            lambda v=value: F.conv2d_backward(v, saved()),
-            exc,
-            ("error",),
-            given,
-        )
+    add_each(
+        "conv2d_backward",
+        "error",
+        array_values((2, 3, 6, 7))[:7]
+        + [
+            ("shape", np.ones((2, 3, 6, 6)), V, ("(2, 3, 6, 6)",)),
+        ],
+        lambda v: F.conv2d_backward(v, saved()),
+    )
     x1, w1 = valid_input((2, 2, 9)), valid_input((3, 2, 3), 1)
-    for label, value, exc, given in array_values((2, 2, 9)) + [
-        ("ndim", np.ones((2, 2, 3, 9)), V, ("(2, 2, 3, 9)",)),
-    ]:
-        add("conv1d", f"x={label}", lambda v=value: F.conv1d(v, w1), exc, ("input", "x"), given)
+    add_each(
+        "conv1d",
+        "x",
+        array_values((2, 2, 9))
+        + [
+            ("ndim", np.ones((2, 2, 3, 9)), V, ("(2, 2, 3, 9)",)),
+        ],
+        lambda v: F.conv1d(v, w1),
+        args=("input", "x"),
+    )
     # A one-element sequence is a fair spelling of a 1-D stride: not in the table.
-    for label, value, exc in [row for row in COUNT if row[0] != "list"]:
-        add(
-            "conv1d",
-            f"stride={label}",
-            lambda v=value: F.conv1d(x1, w1, stride=v),
-            exc,
-            ("stride",),
-            given_tokens(value),
-        )
-    for label, value, exc in PAIR:
-        add(
-            "max_pool2d",
-            f"window={label}",
-            lambda v=value: F.max_pool2d(x, v),
-            exc,
-            ("window",),
-            given_tokens(value),
-        )
-        if value is not None:  # None is the default: the window
-            add(
-                "max_pool2d",
-                f"stride={label}",
-                lambda v=value: F.max_pool2d(x, 2, v),
-                exc,
-                ("stride",),
-                given_tokens(value),
-            )
-        add(
-            "avg_pool2d",
-            f"window={label}",
-            lambda v=value: F.avg_pool2d(x, v),
-            exc,
-            ("window",),
-            given_tokens(value),
-        )
-    for label, value, exc, given in array_values(X4):
-        add(
-            "max_pool2d",
-            f"x={label}",
-            lambda v=value: F.max_pool2d(v, 2),
-            exc,
-            ("input", "x"),
-            given,
-        )
+    add_each(
+        "conv1d",
+        "stride",
+        [row for row in COUNT if row[0] != "list"],
+        lambda v: F.conv1d(x1, w1, stride=v),
+    )
+    add_each("max_pool2d", "window", PAIR, lambda v: F.max_pool2d(x, v))
+    # None is the default stride (the window), not a wrong one.
+    add_each(
+        "max_pool2d",
+        "stride",
+        [row for row in PAIR if row[1] is not None],
+        lambda v: F.max_pool2d(x, 2, v),
+    )
+    add_each("avg_pool2d", "window", PAIR, lambda v: F.avg_pool2d(x, v))
+    add_each("max_pool2d", "x", array_values(X4), lambda v: F.max_pool2d(v, 2), args=("input", "x"))
     add(
         "max_pool2d",
         "window-larger-than-input",
@@ -1112,15 +1093,7 @@ def functional_calls():
         ("window",),
         ("7", "(7, 7)"),
     )
-    for label, value, exc in TIES:
-        add(
-            "max_pool2d",
-            f"ties={label}",
-            lambda v=value: F.max_pool2d(x, 2, ties=v),
-            exc,
-            ("ties",),
-            given_tokens(value),
-        )
+    add_each("max_pool2d", "ties", TIES, lambda v: F.max_pool2d(x, 2, ties=v))
     out = np.ones((2, 2, 3, 3))
     # Flat indices y * w + x of the first element of each 2x2 window, as
     # max_pool2d returns them for this input shape.
@@ -1131,36 +1104,30 @@ def functional_calls():
     bad_idx.flat[0] = 10**6  # would write far outside dx in the kernel
     neg_idx = idx.copy()
     neg_idx.flat[0] = -5
-    for label, value, exc, given in [
-        ("out-of-range", bad_idx, V, ("1000000", "indices")),
-        ("negative", neg_idx, V, ("-5", "indices")),
-        ("float", idx.astype(float), T, ("float64",)),
-        ("shape", idx[:, :, :2], V, (str(idx[:, :, :2].shape),)),
-        ("None", None, T, ("None",)),
-    ]:
-        add(
-            "max_pool2d_backward",
-            f"indices={label}",
-            lambda v=value: F.max_pool2d_backward(out, v, X4),
-            exc,
-            ("indices",),
-            given,
-        )
-    for label, value, exc, given in [
-        ("None", None, T, ("None",)),
-        ("three", (2, 2, 6), T, ("(2, 2, 6)",)),
-        ("float", (2, 2, 6, 7.0), T, ("7.0",)),
-        ("mismatch", (2, 2, 2, 2), V, ("(2, 2, 2, 2)",)),
-        ("huge", (2, 2, 6, BIG), V, (str(BIG),)),
-    ]:
-        add(
-            "max_pool2d_backward",
-            f"input_shape={label}",
-            lambda v=value: F.max_pool2d_backward(out, idx, v),
-            exc,
-            ("input_shape",),
-            given,
-        )
+    add_each(
+        "max_pool2d_backward",
+        "indices",
+        [
+            ("out-of-range", bad_idx, V, ("1000000", "indices")),
+            ("negative", neg_idx, V, ("-5", "indices")),
+            ("float", idx.astype(float), T, ("float64",)),
+            ("shape", idx[:, :, :2], V, (str(idx[:, :, :2].shape),)),
+            ("None", None, T, ("None",)),
+        ],
+        lambda v: F.max_pool2d_backward(out, v, X4),
+    )
+    add_each(
+        "max_pool2d_backward",
+        "input_shape",
+        [
+            ("None", None, T, ("None",)),
+            ("three", (2, 2, 6), T, ("(2, 2, 6)",)),
+            ("float", (2, 2, 6, 7.0), T, ("7.0",)),
+            ("mismatch", (2, 2, 2, 2), V, ("(2, 2, 2, 2)",)),
+            ("huge", (2, 2, 6, BIG), V, (str(BIG),)),
+        ],
+        lambda v: F.max_pool2d_backward(out, idx, v),
+    )
     add(
         "max_pool2d_backward",
         "ties=all-without-x",
@@ -1169,34 +1136,35 @@ def functional_calls():
         ("x",),
         ("None",),
     )
-    for label, value, exc, given in array_values(out.shape)[:7]:
-        add(
-            "max_pool2d_backward",
-            f"error={label}",
-            lambda v=value: F.max_pool2d_backward(v, idx, X4),
-            exc,
-            ("error",),
-            given,
-        )
+    add_each(
+        "max_pool2d_backward",
+        "error",
+        array_values(out.shape)[:7],
+        lambda v: F.max_pool2d_backward(v, idx, X4),
+    )
     aout = np.ones((2, 2, 3, 3))
     # An input_shape that does not fit the error may be reported as either's fault.
-    for label, value, exc, given in [
-        ("None", None, T, ("None",)),
-        ("mismatch", (2, 2, 2, 2), V, ("(2, 2, 2, 2)", "(2, 2, 3, 3)")),
-    ]:
-        add(
-            "avg_pool2d_backward",
-            f"input_shape={label}",
-            lambda v=value: F.avg_pool2d_backward(aout, v, 2),
-            exc,
-            ("input_shape", "error"),
-            given,
-        )
+    add_each(
+        "avg_pool2d_backward",
+        "input_shape",
+        [
+            ("None", None, T, ("None",)),
+            ("mismatch", (2, 2, 2, 2), V, ("(2, 2, 2, 2)", "(2, 2, 3, 3)")),
+        ],
+        lambda v: F.avg_pool2d_backward(aout, v, 2),
+        args=("input_shape", "error"),
+    )
     xl, wl = valid_input((3, 4)), valid_input((4, 5), 1)
-    for label, value, exc, given in array_values((3, 4)) + [
-        ("features", np.ones((3, 5)), V, ("(3, 5)",)),
-    ]:
-        add("linear", f"x={label}", lambda v=value: F.linear(v, wl), exc, ("input", "x"), given)
+    add_each(
+        "linear",
+        "x",
+        array_values((3, 4))
+        + [
+            ("features", np.ones((3, 5)), V, ("(3, 5)",)),
+        ],
+        lambda v: F.linear(v, wl),
+        args=("input", "x"),
+    )
     add(
         "linear",
         "weights=shape",
@@ -1214,8 +1182,7 @@ def functional_calls():
         ("error",),
         ("(3, 4)",),
     )
-    for label, value, exc, given in array_values((3, 4))[:7]:
-        add("relu", f"x={label}", lambda v=value: F.relu(v), exc, ("input", "x"), given)
+    add_each("relu", "x", array_values((3, 4))[:7], lambda v: F.relu(v), args=("input", "x"))
     add(
         "relu_backward",
         "shape-mismatch",
@@ -1224,38 +1191,20 @@ def functional_calls():
         ("error", "y"),
         ("(3, 5)", "(3, 4)"),
     )
-    for label, value, exc in PAIR:
-        add(
-            "downsample_strided",
-            f"stride={label}",
-            lambda v=value: F.downsample_strided(x, v),
-            exc,
-            ("stride",),
-            given_tokens(value),
-        )
-        add(
-            "upsample_strided",
-            f"stride={label}",
-            lambda v=value: F.upsample_strided(x, v, (12, 14)),
-            exc,
-            ("stride",),
-            given_tokens(value),
-        )
-    for label, value, exc in [
-        ("None", None, T),
-        ("too-small", (1, 1), V),
-        ("huge", (BIG, BIG), V),
-        ("float", (12.0, 14), T),
-        ("one", (12,), T),
-    ]:
-        add(
-            "upsample_strided",
-            f"size={label}",
-            lambda v=value: F.upsample_strided(x, 2, v),
-            exc,
-            ("size",),
-            given_tokens(value),
-        )
+    add_each("downsample_strided", "stride", PAIR, lambda v: F.downsample_strided(x, v))
+    add_each("upsample_strided", "stride", PAIR, lambda v: F.upsample_strided(x, v, (12, 14)))
+    add_each(
+        "upsample_strided",
+        "size",
+        [
+            ("None", None, T),
+            ("too-small", (1, 1), V),
+            ("huge", (BIG, BIG), V),
+            ("float", (12.0, 14), T),
+            ("one", (12,), T),
+        ],
+        lambda v: F.upsample_strided(x, 2, v),
+    )
     return calls
 
 
@@ -1527,6 +1476,22 @@ def _read(path):
                 else:
                     results[record["id"]] = record
     return started, results
+
+
+def outcomes_fixture(registry_name, entries):
+    """A module-scoped pytest fixture: :func:`run` of every entry of ``entries``, once."""
+    import pytest  # not at the top: the children that run the calls have no use for it
+
+    @pytest.fixture(scope="module")
+    def outcomes():
+        return run(registry_name, [entry.id for entry in entries])
+
+    return outcomes
+
+
+def check_returned(record):
+    """Fail unless a probe's ``record`` says that it returned; say how it ended if not."""
+    assert record["outcome"] == "returned", f"{record['outcome']}: {record.get('message')}"
 
 
 def run(registry_name, ids, workers=2, stall=120.0):

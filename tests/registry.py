@@ -464,14 +464,18 @@ def _pool_config(neighborhood, stride, shapes=((2, 2, 7, 8),)):
     )
 
 
+# Windows that tile, overlap, and leave gaps: the cases of both poolings.
+_POOL_CONFIGS = (
+    _pool_config((2, 2), (2, 2), ((2, 2, 7, 8), (2, 2, 6, 7))),
+    _pool_config((3, 2), (1, 2)),
+    _pool_config((2, 3), (3, 2)),
+)
+
 MAX_POOL = LayerCase.named(
     "MaxPoolLayer",
-    # Windows that tile, overlap, and leave gaps.
     configs=(
-        _pool_config((2, 2), (2, 2), ((2, 2, 7, 8), (2, 2, 6, 7))),
+        *_POOL_CONFIGS,
         _pool_config((2, 2), (2, 1)),
-        _pool_config((3, 2), (1, 2)),
-        _pool_config((2, 3), (3, 2)),
         _pool_config((3, 3), (1, 1)),
         # The tie policies; ``distinct`` values have no ties, so these pin
         # that they route like "first" when every maximum is unique.
@@ -504,11 +508,7 @@ MAX_POOL = LayerCase.named(
 
 AVG_POOL = LayerCase.named(
     "AvgPoolLayer",
-    configs=(
-        _pool_config((2, 2), (2, 2), ((2, 2, 7, 8), (2, 2, 6, 7))),
-        _pool_config((3, 2), (1, 2)),
-        _pool_config((2, 3), (3, 2)),
-    ),
+    configs=_POOL_CONFIGS,
     signature=(("neighborhood", POS, (2, 2)), ("stride", POS, (2, 2))),
     rejects=(
         Reject("avgpool-window-too-large", lambda: fastlayers.AvgPoolLayer(neighborhood=(3, 3)),

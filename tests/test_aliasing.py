@@ -14,14 +14,9 @@ import pytest
 from . import bad_calls_table as table
 
 PROBES = table.aliasing_probes()
-
-
-@pytest.fixture(scope="module")
-def outcomes():
-    return table.run("aliasing", [probe.id for probe in PROBES])
+outcomes = table.outcomes_fixture("aliasing", PROBES)
 
 
 @pytest.mark.parametrize("probe", PROBES, ids=[probe.id for probe in PROBES])
 def test_no_aliasing(probe, outcomes):
-    record = outcomes[probe.id]
-    assert record["outcome"] == "returned", record.get("message")
+    table.check_returned(outcomes[probe.id])

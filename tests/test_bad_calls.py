@@ -19,11 +19,7 @@ from . import bad_calls_table as table
 INF = float("inf")
 
 CALLS = table.bad_calls()
-
-
-@pytest.fixture(scope="module")
-def outcomes():
-    return table.run("bad_calls", [call.id for call in CALLS])
+outcomes = table.outcomes_fixture("bad_calls", CALLS)
 
 
 def test_the_table_covers_the_api():

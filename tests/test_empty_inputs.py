@@ -13,14 +13,9 @@ import pytest
 from . import bad_calls_table as table
 
 PROBES = table.empty_probes()
-
-
-@pytest.fixture(scope="module")
-def outcomes():
-    return table.run("empty", [probe.id for probe in PROBES])
+outcomes = table.outcomes_fixture("empty", PROBES)
 
 
 @pytest.mark.parametrize("probe", PROBES, ids=[probe.id for probe in PROBES])
 def test_empty_input_rule(probe, outcomes):
-    record = outcomes[probe.id]
-    assert record["outcome"] == "returned", record.get("message")
+    table.check_returned(outcomes[probe.id])
