@@ -221,12 +221,10 @@ def avg_pool2d(
 
     Parameters
     ----------
-    x : array_like, shape (b, c, h, w)
-        Input images.  The batch may be empty.
-    window : int or (int, int)
-        Window size (py, px).
-    stride : int or (int, int), optional
-        Step (sy, sx) between windows; the window size by default.
+    x, window, stride
+        As for :func:`max_pool2d`: images (b, c, h, w), whose batch may be
+        empty; the window size (py, px); the step (sy, sx) between windows,
+        the window size by default.
     out : ndarray, optional
         C-contiguous array of the output's shape and dtype to write into.
     caller : str, default "avg_pool2d"
@@ -263,19 +261,18 @@ def avg_pool2d_backward(
 
     Parameters
     ----------
-    error : array_like, shape (b, c, oh, ow)
-        Gradient of the loss with respect to the pooled output.
-    input_shape : tuple of 4 ints
-        (b, c, h, w) of the pooled input.
+    error, input_shape, caller
+        As for :func:`max_pool2d_backward`: the gradient (b, c, oh, ow)
+        with respect to the pooled output, the (b, c, h, w) of the pooled
+        input, the name that error messages start with.
     window, stride : int or (int, int)
         As given to :func:`avg_pool2d`.
-    caller : str, default "avg_pool2d_backward"
-        Name that error messages start with.
 
     Returns
     -------
     dx : ndarray, shape ``input_shape``
-        Where windows overlap, the shares that reach an element are summed.
+        Each window's error divided among its elements; where windows
+        overlap, the shares that reach an element are summed.
 
     Examples
     --------

@@ -65,18 +65,11 @@ class MaxPoolLayer(PoolingLayer):
 class AvgPoolLayer(PoolingLayer):
     """Average pooling over ``neighborhood`` windows moved by ``stride``.
 
-    Parameters
-    ----------
-    neighborhood : int or (int, int), default (2, 2)
-        Window size (py, px).
-    stride : int or (int, int), default (2, 2)
-        Step between windows (sy, sx); smaller than the window means
-        overlapping windows.
-
-    Notes
-    -----
-    No padding, as :class:`MaxPoolLayer`; ``backward`` gives every element
-    of a window an equal share of its error, summed where windows overlap.
+    ``neighborhood`` and ``stride`` are those of :class:`MaxPoolLayer`
+    (window and step, (2, 2) by default; a step smaller than the window
+    means overlapping windows), and there is no padding either.
+    ``backward`` gives every element of a window an equal share of its
+    error, summed where windows overlap.
     """
 
     def __init__(self, neighborhood=(2, 2), stride=(2, 2)):

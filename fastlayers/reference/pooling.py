@@ -39,6 +39,15 @@ class _Pooling(PoolingLayer):
             )
         return x
 
+    def _reduce_windows(self, x, reduce):
+        """``reduce`` (``np.max``, ``np.mean``) of every window of ``x``; keeps ``x``."""
+        x = self._check(x)
+        out = np.empty(self.output_shape(x.shape), dtype=x.dtype)
+        for index, rows, cols in self._windows(x):
+            out[index] = reduce(x[index[0], index[1], rows, cols])
+        self._cache = x.copy()
+        return out
+
     def _error(self, error):
         called_before(self._cache, self.name)
         error = as_float_array(error, self.name, "error")
@@ -73,12 +82,7 @@ class MaxPoolLayer(_Pooling):
 
     def forward(self, x):
         """Return the maximum of every window of ``x`` ``(b, c, h, w)``."""
-        x = self._check(x)
-        out = np.empty(self.output_shape(x.shape), dtype=x.dtype)
-        for index, rows, cols in self._windows(x):
-            out[index] = np.max(x[index[0], index[1], rows, cols])
-        self._cache = x.copy()
-        return out
+        return self._reduce_windows(x, np.max)
 
     def _receivers(self, window):
         """Boolean mask of the elements of ``window`` that receive its error."""
@@ -103,14 +107,10 @@ class MaxPoolLayer(_Pooling):
 
 
 class AvgPoolLayer(_Pooling):
-    """Average pooling without padding.
+    """Average pooling without padding, over the windows of :class:`MaxPoolLayer`.
 
-    Parameters
-    ----------
-    neighborhood : int or (int, int)
-        Window size ``(py, px)``.
-    stride : int or (int, int)
-        Step ``(sy, sx)`` between windows.
+    ``neighborhood`` is the window size ``(py, px)`` and ``stride`` the
+    step ``(sy, sx)`` between windows, as for max pooling.
     """
 
     def __init__(self, neighborhood=(2, 2), stride=(2, 2)):
@@ -118,12 +118,7 @@ class AvgPoolLayer(_Pooling):
 
     def forward(self, x):
         """Return the mean of every window of ``x`` ``(b, c, h, w)``."""
-        x = self._check(x)
-        out = np.empty(self.output_shape(x.shape), dtype=x.dtype)
-        for index, rows, cols in self._windows(x):
-            out[index] = np.mean(x[index[0], index[1], rows, cols])
-        self._cache = x.copy()
-        return out
+        return self._reduce_windows(x, np.mean)
 
     def backward(self, error):
         """Give every element of a window an equal share of its error."""
