@@ -223,11 +223,13 @@ def _weight_gradient_block(e0, e1, e2, e3, x0, x1, x2, x3, sums):
     sums[3, 0], sums[3, 1], sums[3, 2], sums[3, 3] = s30, s31, s32, s33
 
 
-@kernel
 def conv2d_grad_weights(xp, err, stride_y, stride_x, grad_w, grad_b):
     """Gradients of :func:`conv2d_forward` with respect to weights and bias.
 
-    Each task owns a fixed block of ``grad_w`` and sums over the whole
+    A plain Python function that calls one of two compiled kernels by the
+    column stride: compiled as one kernel, both branches would be compiled
+    on first use, seconds of a first run for code that a network with unit
+    strides (LeNet) never executes.  Each task owns a fixed block of ``grad_w`` and sums over the whole
     batch and every output pixel in a fixed order, so threads never write
     to the same element and the result does not depend on the number of
     threads.
