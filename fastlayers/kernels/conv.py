@@ -229,7 +229,9 @@ def conv2d_grad_weights(xp, err, stride_y, stride_x, grad_w, grad_b):
     A plain Python function that calls one of two compiled kernels by the
     column stride: compiled as one kernel, both branches would be compiled
     on first use, seconds of a first run for code that a network with unit
-    strides (LeNet) never executes.  Each task owns a fixed block of ``grad_w`` and sums over the whole
+    strides (LeNet) never executes.
+
+    Each task owns a fixed block of ``grad_w`` and sums over the whole
     batch and every output pixel in a fixed order, so threads never write
     to the same element and the result does not depend on the number of
     threads.
