@@ -236,7 +236,7 @@ def kernel_table(res, suite, threads):
 _UNITS = {
     "compile": ("{:.2f} s", "≤ {:.0f} s"),
     "memory": ("{:+.2f} B/step", "≤ {:.0f} B/step"),
-    "faults": ("{:.1f}", "≤ {:g}"),
+    "faults": ("{:.3f}", "≤ {:g}"),
 }
 
 

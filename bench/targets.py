@@ -280,10 +280,10 @@ def lenet_targets(settings, log=print):
                 times=times,
                 lower_is_better=True,
                 dtype=dtype,
-                notes=[f"tutorial-style loop: {loop_faults:.1f} per step"]
+                notes=[f"tutorial-style loop: {loop_faults:.3f} per step"]
                 + (
                     [
-                        f"PyTorch: {times[f'torch-t{n}']['minflt_per_call']:.1f} per step over the windows"
+                        f"PyTorch: {times[f'torch-t{n}']['minflt_per_call']:.3f} per step over the windows"
                     ]
                     if torch
                     else []
