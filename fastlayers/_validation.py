@@ -243,12 +243,6 @@ def check_shape(arr, shape, layer, what):
         raise ValueError(f"{layer}: expected {what} of shape {tuple(shape)}, got shape {arr.shape}")
 
 
-def check_finite_size(arr, layer, what):
-    """Raise ``ValueError`` for arrays with a zero-length axis."""
-    if arr.size == 0:
-        raise ValueError(f"{layer}: expected a non-empty {what}, got shape {arr.shape}")
-
-
 def pair(value, layer, name, minimum=1, maximum=INDEX_LIMIT):
     """Return ``value`` as a pair of ints in ``[minimum, maximum]``.
 

@@ -42,19 +42,6 @@ def nchw_input(x, caller, what="input"):
     return x
 
 
-def check_not_empty(x, caller, what="input", first=1):
-    """Raise ``ValueError`` when an axis from ``first`` on has length 0.
-
-    The batch axis (0) may be empty: every function then returns empty
-    results of the right shape.
-    """
-    if min(x.shape[first:], default=1) < 1:
-        raise ValueError(
-            f"{caller}: expected {what} whose axes after the batch axis are non-empty, "
-            f"got shape {x.shape}"
-        )
-
-
 def compute_dtype(*arrays):
     """float32 when every array is float32, float64 otherwise (NumPy promotion)."""
     dtypes = [a.dtype for a in arrays if a is not None]
@@ -62,18 +49,6 @@ def compute_dtype(*arrays):
     if all(d is first for d in dtypes):
         return first
     return np.result_type(*dtypes)
-
-
-def contiguous(arr, dtype):
-    """``arr`` as a C-contiguous, writeable array of ``dtype``.
-
-    The kernels are compiled for exactly this kind of array; anything else
-    (a strided view, a read-only buffer, which numba types apart) is copied
-    once here instead of compiling another specialisation of every kernel.
-    """
-    if arr.dtype == dtype and arr.flags.c_contiguous and arr.flags.writeable:
-        return arr
-    return np.array(arr, dtype=dtype, order="C", copy=True)
 
 
 def output(out, shape, dtype, caller, what="out"):

@@ -4,9 +4,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .. import kernels
-from .._validation import check_shape
+from .._validation import check_shape, kernel_ready
 from ..parallel import launch
-from ._common import SERIAL_ELEMENTS, contiguous, float_input, output
+from ._common import SERIAL_ELEMENTS, float_input, output
 
 
 def _elementwise(serial_kernel, parallel_kernel, *arrays):
@@ -46,7 +46,7 @@ def relu(x: ArrayLike, *, out: np.ndarray | None = None, caller: str = "relu") -
     [0.0, 0.0, 2.0]
     """
     x = float_input(x, caller)
-    x = contiguous(x, x.dtype)
+    x = kernel_ready(x, x.dtype)
     result = output(out, x.shape, x.dtype, caller)
     _elementwise(kernels.relu_forward, kernels.relu_forward_parallel, x, result)
     return result
@@ -89,8 +89,8 @@ def relu_backward(
     if y.dtype != np.bool_:
         y = float_input(y, caller, "y")
     check_shape(error, y.shape, caller, "error (the shape of y)")
-    error = contiguous(error, error.dtype)
-    y = contiguous(y, y.dtype)
+    error = kernel_ready(error, error.dtype)
+    y = kernel_ready(y, y.dtype)
     result = output(out, error.shape, error.dtype, caller)
     _elementwise(kernels.relu_backward, kernels.relu_backward_parallel, y, error, result)
     return result

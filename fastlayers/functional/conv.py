@@ -6,16 +6,14 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .. import kernels
-from .._validation import check_ndim, check_shape, pair
+from .._validation import check_empty_axes, check_ndim, check_shape, kernel_ready, pair
 from ..parallel import launch
 from ._common import (
     SERIAL_ELEMENTS,
     SERIAL_MACS,
     IntOrPair,
     Padding,
-    check_not_empty,
     compute_dtype,
-    contiguous,
     float_input,
     nchw_input,
     output,
@@ -85,7 +83,7 @@ def _conv2d(x, weights, bias, stride, padding, out, caller):
     """conv2d with checks, returning (output, saved)."""
     x = nchw_input(x, caller)
     weights, bias = _check_weights(weights, x, bias, caller)
-    check_not_empty(x, caller)
+    check_empty_axes(x, caller)
     sy, sx = pair(stride, caller, "stride")
     k, c, m, n = weights.shape
     top, bottom, left, right = resolve_padding(padding, (m, n), caller)
@@ -99,14 +97,19 @@ def _conv2d(x, weights, bias, stride, padding, out, caller):
     dtype = compute_dtype(x, weights, bias)
     out_shape = (b, k, (hp - m) // sy + 1, (wp - n) // sx + 1)
     result = output(out, out_shape, dtype, caller)
-    weights = contiguous(weights, dtype)
-    bias = np.zeros(k, dtype) if bias is None else contiguous(bias, dtype)
+    weights = kernel_ready(weights, dtype)
+    bias = np.zeros(k, dtype) if bias is None else kernel_ready(bias, dtype)
     padded = np.empty((c, hp, wp, b), dtype)
     saved = Conv2dSaved(padded, weights, (b, c, h, w), (sy, sx), (top, bottom, left, right))
     if b == 0:
         return result, saved
     launch(
-        kernels.nchw_to_chwb, padded.size < SERIAL_ELEMENTS, contiguous(x, dtype), top, left, padded
+        kernels.nchw_to_chwb,
+        padded.size < SERIAL_ELEMENTS,
+        kernel_ready(x, dtype),
+        top,
+        left,
+        padded,
     )
     out_t = np.empty((k, out_shape[2], out_shape[3], b), dtype)
     macs = out_t.size * c * m * n
@@ -240,7 +243,7 @@ def conv2d_backward(
         grad_w[...] = 0
         grad_b[...] = 0
         return (np.zeros(saved.input_shape, dtype) if input_gradient else None), grad_w, grad_b
-    error = contiguous(error, dtype)
+    error = kernel_ready(error, dtype)
     oh, ow = out_shape[2], out_shape[3]
     err_t = np.empty((k, oh, ow, b), dtype)
     launch(kernels.nchw_to_chwb, err_t.size < SERIAL_ELEMENTS, error, 0, 0, err_t)
@@ -319,7 +322,7 @@ def conv1d(
     """
     x = float_input(x, caller)
     check_ndim(x, 3, caller, "input", "(batch, channels, length)")
-    check_not_empty(x, caller)
+    check_empty_axes(x, caller)
     weights = float_input(weights, caller, "weights")
     check_ndim(weights, 3, caller, "weights", "(kernels, channels, length)")
     if isinstance(stride, (tuple, list)) or (isinstance(stride, np.ndarray) and stride.ndim):

@@ -4,9 +4,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .. import kernels
-from .._validation import check_ndim, check_shape
+from .._validation import check_ndim, check_shape, kernel_ready
 from ..parallel import launch
-from ._common import SERIAL_MACS, compute_dtype, contiguous, float_input, output
+from ._common import SERIAL_MACS, compute_dtype, float_input, output
 
 
 def _check(x, weights, bias, caller):
@@ -66,8 +66,8 @@ def linear(
     result = output(out, (x.shape[0], weights.shape[1]), dtype, caller)
     if x.shape[0] == 0:
         return result
-    x = contiguous(x, dtype)
-    weights = contiguous(weights, dtype)
+    x = kernel_ready(x, dtype)
+    weights = kernel_ready(weights, dtype)
     launch(kernels.matmul, x.size * weights.shape[1] < SERIAL_MACS, x, weights, result)
     if bias is not None:
         result += bias
@@ -129,11 +129,11 @@ def linear_backward(
         dw[...] = 0
         db[...] = 0
         return dx, dw, db
-    x = contiguous(x, dtype)
-    error = contiguous(error, dtype)
+    x = kernel_ready(x, dtype)
+    error = kernel_ready(error, dtype)
     serial = x.size * m < SERIAL_MACS
     launch(kernels.matmul_tn, serial, x, error, dw)
     np.sum(error, axis=0, out=db)
     if input_gradient:
-        launch(kernels.matmul_nt, serial, error, contiguous(weights, dtype), dx)
+        launch(kernels.matmul_nt, serial, error, kernel_ready(weights, dtype), dx)
     return dx, dw, db

@@ -5,14 +5,12 @@ from numpy.typing import ArrayLike
 
 from .. import kernels
 from .._validation import TIES as TIES  # the tie policies, exported by fastlayers.functional
-from .._validation import check_shape
+from .._validation import check_empty_axes, check_shape, kernel_ready
 from .._validation import ties as check_ties
 from ..parallel import launch
 from ._common import (
     SERIAL_ELEMENTS,
     IntOrPair,
-    check_not_empty,
-    contiguous,
     float_input,
     nchw_input,
     output,
@@ -31,7 +29,7 @@ def _pool_input(x, window, stride, out, caller, ties=_NO_TIES):
     that errors come in the order of the signature.
     """
     x = nchw_input(x, caller)
-    check_not_empty(x, caller)
+    check_empty_axes(x, caller)
     window, stride = window_and_stride(window, stride, caller)
     if ties is not _NO_TIES:
         check_ties(ties, caller)
@@ -90,7 +88,7 @@ def max_pool2d(
     indices = np.empty(result.shape, np.intp)
     if x.shape[0] == 0:
         return result, indices
-    x = contiguous(x, x.dtype)
+    x = kernel_ready(x, x.dtype)
     launch(
         kernels.maxpool2d_forward, x.size < SERIAL_ELEMENTS, x, *window, *stride, result, indices
     )
@@ -178,8 +176,8 @@ def max_pool2d_backward(
             f"{caller}: expected indices from 0 to {plane - 1} (input_shape {input_shape}), "
             f"got values from {indices.min()} to {indices.max()}"
         )
-    indices = contiguous(indices, np.intp)
-    error = contiguous(error, dtype)
+    indices = kernel_ready(indices, np.intp)
+    error = kernel_ready(error, dtype)
     serial = dx.size < SERIAL_ELEMENTS
     if ties == "first":
         launch(kernels.maxpool2d_backward, serial, error, indices, dx)
@@ -194,7 +192,7 @@ def max_pool2d_backward(
     check_shape(x, input_shape, caller, "x")
     out_shape = pool_output_shape(input_shape, window, stride, caller)
     check_shape(error, out_shape, caller, "error")
-    x = contiguous(x, x.dtype)
+    x = kernel_ready(x, x.dtype)
     launch(
         kernels.maxpool2d_backward_ties,
         serial,
@@ -244,7 +242,7 @@ def avg_pool2d(
     x, window, stride, result = _pool_input(x, window, stride, out, caller)
     if x.shape[0] == 0:
         return result
-    x = contiguous(x, x.dtype)
+    x = kernel_ready(x, x.dtype)
     launch(kernels.avgpool2d_forward, x.size < SERIAL_ELEMENTS, x, *window, *stride, result)
     return result
 
@@ -290,6 +288,6 @@ def avg_pool2d_backward(
     if error.size == 0:
         dx[...] = 0
         return dx
-    error = contiguous(error, error.dtype)
+    error = kernel_ready(error, error.dtype)
     launch(kernels.avgpool2d_backward, dx.size < SERIAL_ELEMENTS, error, *window, *stride, dx)
     return dx

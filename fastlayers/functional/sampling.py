@@ -4,9 +4,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .. import kernels
-from .._validation import pair
+from .._validation import kernel_ready, pair
 from ..parallel import launch
-from ._common import SERIAL_ELEMENTS, IntOrPair, contiguous, nchw_input, shape_tuple
+from ._common import SERIAL_ELEMENTS, IntOrPair, nchw_input, shape_tuple
 
 
 def upsample_strided(
@@ -53,7 +53,9 @@ def upsample_strided(
     up = np.empty((b, c, h, w), x.dtype)
     if up.size == 0:
         return up
-    launch(kernels.upsample_strided, up.size < SERIAL_ELEMENTS, contiguous(x, x.dtype), sy, sx, up)
+    launch(
+        kernels.upsample_strided, up.size < SERIAL_ELEMENTS, kernel_ready(x, x.dtype), sy, sx, up
+    )
     return up
 
 
@@ -88,6 +90,6 @@ def downsample_strided(
     if down.size == 0:
         return down
     launch(
-        kernels.downsample_strided, x.size < SERIAL_ELEMENTS, contiguous(x, x.dtype), sy, sx, down
+        kernels.downsample_strided, x.size < SERIAL_ELEMENTS, kernel_ready(x, x.dtype), sy, sx, down
     )
     return down

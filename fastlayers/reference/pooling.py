@@ -5,6 +5,7 @@ import numpy as np
 from .._validation import (
     as_float_array,
     called_before,
+    check_empty_axes,
     check_ndim,
     check_shape,
 )
@@ -26,11 +27,7 @@ class _Pooling(PoolingLayer):
     def _check(self, x):
         x = as_float_array(x, self.name)
         check_ndim(x, 4, self.name, "input", "(batch, channels, height, width)")
-        if min(x.shape[1:]) < 1:
-            raise ValueError(
-                f"{self.name}: expected input whose axes after the batch axis are non-empty, "
-                f"got shape {x.shape}"
-            )
+        check_empty_axes(x, self.name)
         py, px = self.neighborhood
         if x.shape[2] < py or x.shape[3] < px:
             raise ValueError(
