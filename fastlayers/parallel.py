@@ -14,14 +14,11 @@ Of numba's threading layers,
 ``tbb`` and ``omp`` accept parallel kernels launched from several Python
 threads at once, but ``workqueue`` (the fallback where neither TBB nor
 OpenMP is available, e.g. on many macOS installs) aborts the process.
-Every layer therefore enters :func:`kernel_section` around its kernel
-calls, which serialises them when, and only when, the layer in use is
-``workqueue``.
+Every kernel call goes through :func:`launch`, which serialises them
+when, and only when, the layer in use is ``workqueue``.
 """
 
-import contextlib
 import ctypes
-import functools
 import sys
 import threading
 from importlib import metadata
@@ -66,7 +63,7 @@ def _load_tbb():
 
 _tbb_library = _load_tbb()
 
-_lock = threading.RLock()  # re-entrant: a layer method may hold it around functional calls
+_lock = threading.Lock()
 _serialise = None  # decided on first use: True for the workqueue layer
 
 
@@ -85,35 +82,6 @@ def _needs_lock():
                 _touch_pool(np.empty(2, np.int64))
                 _serialise = numba.threading_layer() == "workqueue"
     return _serialise
-
-
-@contextlib.contextmanager
-def kernel_section():
-    """Context in which a layer may call parallel kernels.
-
-    Serialises concurrent callers under the ``workqueue`` threading layer;
-    a no-op under ``tbb`` and ``omp``.
-    """
-    if _needs_lock():
-        with _lock:
-            yield
-    else:
-        yield
-
-
-def serialised(method):
-    """Decorator: run ``method`` inside :func:`kernel_section`."""
-
-    @functools.wraps(method)
-    def wrapper(*args, **kwargs):
-        # The common case (tbb or omp) skips the context manager: a layer
-        # call is a few microseconds of Python, and this runs on every one.
-        if _serialise is False:
-            return method(*args, **kwargs)
-        with kernel_section():
-            return method(*args, **kwargs)
-
-    return wrapper
 
 
 def threading_layer():
