@@ -35,6 +35,9 @@ class FullyConnectedLayer(TrainableLayer):
     tutorial's tests use the layer without calling :meth:`initialize`.
     """
 
+    # The bias row is part of the weights: one array, one update.
+    _parameter_names = ("weights",)
+
     def __init__(self, input_size, output_size, learning_rate, *, dtype=None):
         super().__init__(learning_rate, dtype)
         self.input_size = integer(input_size, self.name, "input_size", minimum=1)
@@ -111,7 +114,3 @@ class FullyConnectedLayer(TrainableLayer):
         self._gradient_weights = grad
         self._update()
         return dx
-
-    def _parameters(self):
-        # The bias is the last row of the weights: one array, one update.
-        return (("weights", self._weights, self._gradient_weights),)
