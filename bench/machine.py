@@ -5,7 +5,7 @@ benchmark, and multi-threaded code suffers most: every parallel region
 waits for its slowest thread, so a 2-thread kernel can become many times
 slower than on one thread.  :class:`CpuMonitor` measures the share of the
 machine's CPU time that went to anything but this process (and its
-finished children) over an interval, from ``/proc/stat`` and
+descendants, live or finished) over an interval, from ``/proc/stat`` and
 ``/proc/self/stat``; hypervisor steal time counts as taken.  Elsewhere than
 on Linux it reports None.
 
@@ -35,17 +35,41 @@ def _machine_jiffies():
     return busy, busy + idle + iowait
 
 
-def _own_jiffies():
-    """CPU jiffies of this process and its waited-for children, or None."""
+def _stat_fields(pid):
+    """(parent pid, utime + stime + cutime + cstime) of a process, or None if it is gone."""
     try:
-        with open("/proc/self/stat") as fh:
+        with open(f"/proc/{pid}/stat") as fh:
             text = fh.read()
     except OSError:
         return None
-    # Fields after the parenthesised command name; utime is field 14.
+    # Fields after the parenthesised command name: ppid is field 4, utime 14.
     rest = text[text.rindex(")") + 2 :].split()
-    utime, stime, cutime, cstime = (int(v) for v in rest[11:15])
-    return utime + stime + cutime + cstime
+    return int(rest[1]), sum(int(v) for v in rest[11:15])
+
+
+def _own_jiffies():
+    """CPU jiffies of this process and all its descendants, or None.
+
+    Live descendants count too: the benchmark's worker processes run while
+    they are measured, and their time is not another program's.  (A child
+    reaped in between moves its time into this process's cutime, so the
+    difference of two readings stays right.)
+    """
+    own = _stat_fields("self")
+    if own is None:
+        return None
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _stat_fields(entry)
+            if fields is not None:
+                children.setdefault(fields[0], []).append((int(entry), fields[1]))
+    total, todo = own[1], [os.getpid()]
+    while todo:
+        for pid, jiffies in children.get(todo.pop(), ()):
+            total += jiffies
+            todo.append(pid)
+    return total
 
 
 class CpuMonitor:
