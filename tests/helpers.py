@@ -123,6 +123,8 @@ LAYOUTS = (
     "fortran",
     "readonly",
     "readonly_transposed",
+    "batch_innermost",
+    "readonly_batch_innermost",
 )
 
 
@@ -148,7 +150,8 @@ def with_layout(arr, layout):
 
     ``sliced`` is a view into a larger NaN-filled buffer (every other batch
     entry, every other column), so a kernel that ignored the strides would
-    produce NaNs.
+    produce NaNs.  ``batch_innermost`` is the layout in which the
+    convolution, ReLU and max pooling layers return their outputs.
     """
     arr = np.asarray(arr)
     if layout == "contiguous":
@@ -164,6 +167,10 @@ def with_layout(arr, layout):
         out = np.ascontiguousarray(arr[..., ::-1])[..., ::-1]
     elif layout == "fortran":
         out = np.asfortranarray(arr)
+    elif layout in ("batch_innermost", "readonly_batch_innermost"):
+        # The layout the convolution and pooling layers hand on: the batch
+        # axis innermost in memory, the shape unchanged.
+        out = np.moveaxis(np.ascontiguousarray(np.moveaxis(arr, 0, -1)), -1, 0)
     elif layout == "readonly":
         out = np.array(arr, copy=True)
     else:

@@ -7,6 +7,7 @@ from .. import kernels
 from .._validation import check_shape, kernel_ready
 from ..parallel import launch
 from ._common import SERIAL_ELEMENTS, float_input, output
+from ._layout import batch_innermost, nchw_view
 
 
 def _elementwise(serial_kernel, parallel_kernel, *arrays):
@@ -37,6 +38,8 @@ def relu(x: ArrayLike, *, out: np.ndarray | None = None, caller: str = "relu") -
     Returns
     -------
     y : ndarray, shape of ``x``
+        In the memory order of ``x`` when that is a batch-innermost view
+        (see :func:`conv2d`), C-contiguous otherwise.
 
     Examples
     --------
@@ -46,6 +49,13 @@ def relu(x: ArrayLike, *, out: np.ndarray | None = None, caller: str = "relu") -
     [0.0, 0.0, 2.0]
     """
     x = float_input(x, caller)
+    if out is None:
+        t = batch_innermost(x, x.dtype)
+        if t is not None and not x.flags.c_contiguous:
+            # A convolution's or pooling's output: keep its layout.
+            result_t = np.empty_like(t)
+            _elementwise(kernels.relu_forward, kernels.relu_forward_parallel, t, result_t)
+            return nchw_view(result_t)
     x = kernel_ready(x, x.dtype)
     result = output(out, x.shape, x.dtype, caller)
     _elementwise(kernels.relu_forward, kernels.relu_forward_parallel, x, result)
@@ -89,6 +99,15 @@ def relu_backward(
     if y.dtype != np.bool_:
         y = float_input(y, caller, "y")
     check_shape(error, y.shape, caller, "error (the shape of y)")
+    if out is None and not (error.flags.c_contiguous and y.flags.c_contiguous):
+        error_t = batch_innermost(error, error.dtype)
+        y_t = batch_innermost(y, y.dtype)
+        if error_t is not None and y_t is not None:
+            # Both in the batch-innermost layout of the layers: keep it.
+            result_t = np.empty_like(error_t)
+            kernel_pair = (kernels.relu_backward, kernels.relu_backward_parallel)
+            _elementwise(*kernel_pair, y_t, error_t, result_t)
+            return nchw_view(result_t)
     error = kernel_ready(error, error.dtype)
     y = kernel_ready(y, y.dtype)
     result = output(out, error.shape, error.dtype, caller)

@@ -9,7 +9,6 @@ from .. import kernels
 from .._validation import check_empty_axes, check_ndim, check_shape, kernel_ready, pair
 from ..parallel import launch
 from ._common import (
-    SERIAL_ELEMENTS,
     SERIAL_MACS,
     IntOrPair,
     Padding,
@@ -20,6 +19,7 @@ from ._common import (
     resolve_padding,
     resolve_padding_1d,
 )
+from ._layout import nchw_view, padded_copy, to_batch_innermost, to_nchw
 
 
 @dataclass(frozen=True)
@@ -96,26 +96,24 @@ def _conv2d(x, weights, bias, stride, padding, out, caller):
         )
     dtype = compute_dtype(x, weights, bias)
     out_shape = (b, k, (hp - m) // sy + 1, (wp - n) // sx + 1)
-    result = output(out, out_shape, dtype, caller)
+    if out is not None:
+        output(out, out_shape, dtype, caller)
     weights = kernel_ready(weights, dtype)
     bias = np.zeros(k, dtype) if bias is None else kernel_ready(bias, dtype)
-    padded = np.empty((c, hp, wp, b), dtype)
-    saved = Conv2dSaved(padded, weights, (b, c, h, w), (sy, sx), (top, bottom, left, right))
     if b == 0:
-        return result, saved
-    launch(
-        kernels.nchw_to_chwb,
-        padded.size < SERIAL_ELEMENTS,
-        kernel_ready(x, dtype),
-        top,
-        left,
-        padded,
-    )
+        padded = np.empty((c, hp, wp, b), dtype)
+        saved = Conv2dSaved(padded, weights, (b, c, h, w), (sy, sx), (top, bottom, left, right))
+        return (np.empty(out_shape, dtype) if out is None else out), saved
+    # A new copy even without padding: backward reads it after the caller
+    # may have changed x.
+    padded = to_batch_innermost(x, dtype, top, bottom, left, right, copy=True)
+    saved = Conv2dSaved(padded, weights, (b, c, h, w), (sy, sx), (top, bottom, left, right))
     out_t = np.empty((k, out_shape[2], out_shape[3], b), dtype)
     macs = out_t.size * c * m * n
     launch(kernels.conv2d_forward, macs < SERIAL_MACS, padded, weights, bias, sy, sx, out_t)
-    launch(kernels.chwb_to_nchw, out_t.size < SERIAL_ELEMENTS, out_t, result)
-    return result, saved
+    if out is not None:
+        return to_nchw(out_t, out), saved
+    return nchw_view(out_t), saved
 
 
 def conv2d(
@@ -164,7 +162,10 @@ def conv2d(
     -------
     y : ndarray, shape (b, k, (h + top + bottom - m) // sy + 1, (w + left + right - n) // sx + 1)
         float32 when ``x``, ``weights`` and ``bias`` are all float32,
-        float64 otherwise.
+        float64 otherwise.  Without ``out``, an NCHW-shaped view of a new
+        batch-innermost array (``y.transpose(1, 2, 3, 0)`` is C-contiguous):
+        the next convolution, ReLU or max pooling reads it without a layout
+        conversion; NumPy sees an ordinary NCHW array with other strides.
     saved : Conv2dSaved
         Only with ``return_saved=True``.
 
@@ -208,6 +209,7 @@ def conv2d_backward(
     -------
     dx : ndarray of shape (b, c, h, w), or None
         Gradient with respect to ``x``; None with ``input_gradient=False``.
+        A batch-innermost view, as the output of :func:`conv2d`.
     dw : ndarray, shape (k, c, m, n)
         Gradient with respect to ``weights``, summed over the batch.
     db : ndarray, shape (k,)
@@ -243,10 +245,8 @@ def conv2d_backward(
         grad_w[...] = 0
         grad_b[...] = 0
         return (np.zeros(saved.input_shape, dtype) if input_gradient else None), grad_w, grad_b
-    error = kernel_ready(error, dtype)
-    oh, ow = out_shape[2], out_shape[3]
-    err_t = np.empty((k, oh, ow, b), dtype)
-    launch(kernels.nchw_to_chwb, err_t.size < SERIAL_ELEMENTS, error, 0, 0, err_t)
+    # No copy when the error is the batch-innermost view a layer handed on.
+    err_t = to_batch_innermost(error, dtype)
     macs = err_t.size * c * m * n
     serial = macs < SERIAL_MACS
     launch(kernels.conv2d_grad_weights, serial, padded, err_t, sy, sx, grad_w, grad_b)
@@ -260,22 +260,10 @@ def conv2d_backward(
         # size minus the forward padding, correlated with the flipped
         # kernels with input and output channels swapped: the forward
         # kernel computes it at full speed.
-        err_p = np.empty(
-            (k, oh + 2 * m - 2 - top - bottom, ow + 2 * n - 2 - left - right, b), dtype
-        )
-        launch(
-            kernels.nchw_to_chwb,
-            err_p.size < SERIAL_ELEMENTS,
-            error,
-            m - 1 - top,
-            n - 1 - left,
-            err_p,
-        )
+        err_p = padded_copy(err_t, m - 1 - top, m - 1 - bottom, n - 1 - left, n - 1 - right)
         flipped = np.ascontiguousarray(weights[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
         launch(kernels.conv2d_forward, serial, err_p, flipped, np.zeros(c, dtype), 1, 1, dx_t)
-    dx = np.empty(saved.input_shape, dtype)
-    launch(kernels.chwb_to_nchw, dx_t.size < SERIAL_ELEMENTS, dx_t, dx)
-    return dx, grad_w, grad_b
+    return nchw_view(dx_t), grad_w, grad_b
 
 
 def conv1d(

@@ -18,12 +18,13 @@ from ._common import (
     shape_tuple,
     window_and_stride,
 )
+from ._layout import batch_innermost, nchw_view, to_batch_innermost, to_nchw
 
 _NO_TIES = object()
 
 
 def _pool_input(x, window, stride, out, caller, ties=_NO_TIES):
-    """Check a pooling's arguments; return the input, window, stride and output array.
+    """Check a pooling's arguments; return the input, window, stride and output shape.
 
     ``ties`` (max pooling only) is checked after the window and stride, so
     that errors come in the order of the signature.
@@ -34,7 +35,9 @@ def _pool_input(x, window, stride, out, caller, ties=_NO_TIES):
     if ties is not _NO_TIES:
         check_ties(ties, caller)
     out_shape = pool_output_shape(x.shape, window, stride, caller)
-    return x, window, stride, output(out, out_shape, x.dtype, caller)
+    if out is not None:
+        output(out, out_shape, x.dtype, caller)
+    return x, window, stride, out_shape
 
 
 def max_pool2d(
@@ -69,6 +72,9 @@ def max_pool2d(
     -------
     y : ndarray, shape (b, c, (h - py) // sy + 1, (w - px) // sx + 1)
         No padding: rows and columns that no window covers are ignored.
+        When ``x`` is a batch-innermost view (the output of
+        :func:`conv2d`, :func:`relu` or this function), ``y`` and
+        ``indices`` are batch-innermost views too (see :func:`conv2d`).
     indices : ndarray of intp, shape of ``y``
         Flat index ``row * w + column`` within its (h, w) plane of the
         element each maximum was taken from: the first maximum in
@@ -84,10 +90,22 @@ def max_pool2d(
     >>> y.tolist(), idx.tolist()
     ([[[[5.0, 7.0]]]], [[[[1, 6]]]])
     """
-    x, window, stride, result = _pool_input(x, window, stride, out, caller, ties)
-    indices = np.empty(result.shape, np.intp)
-    if x.shape[0] == 0:
-        return result, indices
+    x, window, stride, out_shape = _pool_input(x, window, stride, out, caller, ties)
+    b, c, oh, ow = out_shape
+    if b == 0:
+        return (np.empty(out_shape, x.dtype) if out is None else out), np.empty(out_shape, np.intp)
+    t = batch_innermost(x, x.dtype)
+    if t is not None:
+        # The output of a convolution, ReLU or pooling of this tier: pool
+        # in its batch-innermost layout and hand on the same layout.
+        y_t = np.empty((c, oh, ow, b), x.dtype)
+        where_t = np.empty((c, oh, ow, b), np.intp)
+        serial = t.size < SERIAL_ELEMENTS
+        launch(kernels.maxpool2d_forward_chwb, serial, t, *window, *stride, y_t, where_t)
+        y = nchw_view(y_t) if out is None else to_nchw(y_t, out)
+        return y, nchw_view(where_t)
+    result = np.empty(out_shape, x.dtype) if out is None else out
+    indices = np.empty(out_shape, np.intp)
     x = kernel_ready(x, x.dtype)
     launch(
         kernels.maxpool2d_forward, x.size < SERIAL_ELEMENTS, x, *window, *stride, result, indices
@@ -134,6 +152,8 @@ def max_pool2d_backward(
     -------
     dx : ndarray, shape ``input_shape``
         Where windows overlap, the errors that reach an element are summed.
+        A batch-innermost view when ``indices`` is one and ``ties`` is
+        ``"first"``.
 
     Examples
     --------
@@ -166,19 +186,25 @@ def max_pool2d_backward(
     b, c, h, w = input_shape
     plane = h * w
     dtype = error.dtype
-    dx = np.empty(input_shape, dtype)
     if error.size == 0:
-        dx[...] = 0
-        return dx
+        return np.zeros(input_shape, dtype)
     # The kernels index with these without bounds checks.
     if indices.min() < 0 or indices.max() >= plane:
         raise ValueError(
             f"{caller}: expected indices from 0 to {plane - 1} (input_shape {input_shape}), "
             f"got values from {indices.min()} to {indices.max()}"
         )
+    serial = b * c * plane < SERIAL_ELEMENTS
+    where_t = batch_innermost(indices, np.intp)
+    if ties == "first" and where_t is not None:
+        # Indices from the batch-innermost path of max_pool2d: route there.
+        dx_t = np.empty((c, h, w, b), dtype)
+        err_t = to_batch_innermost(error, dtype)
+        launch(kernels.maxpool2d_backward_chwb, serial, err_t, where_t, dx_t)
+        return nchw_view(dx_t)
+    dx = np.empty(input_shape, dtype)
     indices = kernel_ready(indices, np.intp)
     error = kernel_ready(error, dtype)
-    serial = dx.size < SERIAL_ELEMENTS
     if ties == "first":
         launch(kernels.maxpool2d_backward, serial, error, indices, dx)
         return dx
@@ -239,7 +265,8 @@ def avg_pool2d(
     >>> F.avg_pool2d(np.arange(8.0).reshape(1, 1, 2, 4), 2).tolist()
     [[[[2.5, 4.5]]]]
     """
-    x, window, stride, result = _pool_input(x, window, stride, out, caller)
+    x, window, stride, out_shape = _pool_input(x, window, stride, out, caller)
+    result = np.empty(out_shape, x.dtype) if out is None else out
     if x.shape[0] == 0:
         return result
     x = kernel_ready(x, x.dtype)

@@ -9,13 +9,15 @@ is compiled lazily, once per dtype, and cached on disk.
 from .activation import relu_backward, relu_backward_parallel, relu_forward, relu_forward_parallel
 from .conv import conv2d_forward, conv2d_grad_input, conv2d_grad_weights
 from .dense import matmul, matmul_nt, matmul_tn
-from .layout import chwb_to_nchw, nchw_to_chwb
+from .layout import chwb_to_nchw, nchw_to_chwb, pad_chwb
 from .pool import (
     avgpool2d_backward,
     avgpool2d_forward,
     maxpool2d_backward,
+    maxpool2d_backward_chwb,
     maxpool2d_backward_ties,
     maxpool2d_forward,
+    maxpool2d_forward_chwb,
 )
 from .upsample import downsample_strided, upsample_strided
 
@@ -31,9 +33,12 @@ __all__ = [
     "matmul_nt",
     "matmul_tn",
     "maxpool2d_backward",
+    "maxpool2d_backward_chwb",
     "maxpool2d_backward_ties",
     "maxpool2d_forward",
+    "maxpool2d_forward_chwb",
     "nchw_to_chwb",
+    "pad_chwb",
     "relu_backward",
     "relu_backward_parallel",
     "relu_forward",

@@ -49,3 +49,33 @@ def chwb_to_nchw(src, out):
             dst = out[b, c, y]
             for xx in range(width):
                 dst[xx] = row[xx, b]
+
+
+@kernel(parallel=True)
+def pad_chwb(src, pad_top, pad_left, out):
+    """Copy ``src`` (c, h, w, b) into ``out`` (c, h + pads, w + pads, b) with zero padding.
+
+    ``out[c, pad_top + y, pad_left + x, b] = src[c, y, x, b]``; every other
+    element of ``out`` is set to zero.  Both arrays are batch-innermost, so
+    each row is one contiguous copy: no transposing.
+    """
+    n_chan, height, width, n_batch = src.shape
+    padded_h, padded_w = out.shape[1], out.shape[2]
+    for task in prange(n_chan * padded_h):
+        c = task // padded_h
+        yp = task % padded_h
+        y = yp - pad_top
+        row = out[c, yp]
+        if y < 0 or y >= height:
+            row[:, :] = 0
+            continue
+        for xp in range(pad_left):
+            row[xp, :] = 0
+        for xp in range(pad_left + width, padded_w):
+            row[xp, :] = 0
+        src_row = src[c, y]
+        for xx in range(width):
+            dst = row[pad_left + xx]
+            line = src_row[xx]
+            for b in range(n_batch):
+                dst[b] = line[b]

@@ -1,11 +1,14 @@
-"""Max pooling that records where each maximum came from.
+"""Max and average pooling; max pooling records where each maximum came from.
 
-The arrays are NCHW, but the comparisons run across the batch: a task
-copies the input rows of one output row of one channel, for every image,
-into a small batch-innermost buffer.  A compare-and-select per element
-then has no branches and vectorises; on NCHW rows the same select is
-scalar (the columns are strided), and LLVM turns it into a branch that
-random data mispredicts half of the time.
+Max pooling runs its comparisons across the batch.  On the
+batch-innermost (c, h, w, b) layout that the convolution layers hand on
+(``*_chwb``), every tap of a window is already a contiguous vector over
+the batch.  On NCHW arrays a task first copies the input rows of one
+output row of one channel, for every image, into a small batch-innermost
+buffer.  Either way the compare-and-select per element has no branches
+and vectorises; on NCHW rows the same select is scalar (the columns are
+strided), and LLVM turns it into a branch that random data mispredicts
+half of the time.
 """
 
 import numpy as np
@@ -104,6 +107,82 @@ def maxpool2d_backward(err, argmax, dx):
         for oy in range(out_h):
             for ox in range(out_w):
                 plane[argmax[b, c, oy, ox]] += err[b, c, oy, ox]
+
+
+@kernel(parallel=True)
+def maxpool2d_forward_chwb(x, pool_h, pool_w, stride_y, stride_x, out, argmax):
+    """:func:`maxpool2d_forward` on the batch-innermost layout.
+
+    Parameters
+    ----------
+    x : ndarray, shape (c, h, w, b)
+    pool_h, pool_w, stride_y, stride_x : int
+    out : ndarray, shape (c, oh, ow, b)
+        Written in full.
+    argmax : ndarray of int, shape (c, oh, ow, b)
+        Written in full: the flat index ``y * w + x`` within its plane, as
+        :func:`maxpool2d_forward` writes it (first maximum on ties, NaN
+        wins).
+
+    Every tap of a window is a contiguous vector over the batch, so the
+    compare-and-select runs across the batch with no copy of the input.
+    """
+    n_chan, out_h, out_w, n_batch = out.shape
+    width = x.shape[2]
+    # A task writes one output row of one channel: ow * b contiguous
+    # elements, far more than a cache line.
+    for task in prange(n_chan * out_h):
+        c = task // out_h
+        oy = task % out_h
+        y0 = oy * stride_y
+        for ox in range(out_w):
+            x0 = ox * stride_x
+            best = out[c, oy, ox]
+            where = argmax[c, oy, ox]
+            first = x[c, y0, x0]
+            start = y0 * width + x0
+            for b in range(n_batch):
+                best[b] = first[b]
+                where[b] = start
+            # Taps in row-major order keep the first maximum on ties.
+            for i in range(pool_h):
+                for j in range(pool_w):
+                    v_row = x[c, y0 + i, x0 + j]
+                    tap = (y0 + i) * width + x0 + j
+                    for b in range(n_batch):
+                        v = v_row[b]
+                        current = best[b]
+                        # The first NaN wins and nothing beats it afterwards.
+                        take = (v > current) | ((v != v) & (current == current))
+                        best[b] = v if take else current
+                        where[b] = tap if take else where[b]
+
+
+@kernel(parallel=True)
+def maxpool2d_backward_chwb(err, argmax, dx):
+    """:func:`maxpool2d_backward` on the batch-innermost layout.
+
+    Parameters
+    ----------
+    err : ndarray, shape (c, oh, ow, b)
+    argmax : ndarray of int, shape (c, oh, ow, b)
+        As written by :func:`maxpool2d_forward_chwb`.
+    dx : ndarray, shape (c, h, w, b)
+        Written in full; where windows overlap, the errors that reach one
+        element are summed.
+    """
+    n_chan, out_h, out_w, n_batch = err.shape
+    plane_size = dx.shape[1] * dx.shape[2]
+    for c in prange(n_chan):
+        # (h * w, b): the flat in-plane index picks a row, the image a column.
+        plane = dx[c].reshape((plane_size, n_batch))
+        plane[:, :] = 0
+        for oy in range(out_h):
+            for ox in range(out_w):
+                e = err[c, oy, ox]
+                where = argmax[c, oy, ox]
+                for b in range(n_batch):
+                    plane[where[b], b] += e[b]
 
 
 @kernel(parallel=True)
