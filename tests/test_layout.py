@@ -86,7 +86,9 @@ def test_conv2d_out_is_written_in_nchw(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-@pytest.mark.parametrize("window, stride", [(2, 2), (3, 2), ((2, 3), (1, 2)), (3, 3)])
+@pytest.mark.parametrize(
+    "window, stride", [(2, 2), (3, 2), ((2, 3), (1, 2)), (3, 3), ((2, 2), (3, 4)), ((1, 3), None)]
+)
 @pytest.mark.parametrize("batch", [1, 5])
 def test_max_pool_any_layout_same_bits(dtype, window, stride, batch):
     x = data((batch, 3, 8, 7), dtype, 7)
@@ -97,7 +99,7 @@ def test_max_pool_any_layout_same_bits(dtype, window, stride, batch):
     assert is_batch_innermost(y) and is_batch_innermost(idx)
     np.testing.assert_array_equal(y, y_ref)
     np.testing.assert_array_equal(idx, idx_ref)
-    expected_y, expected_idx = naive.maxpool(x, *pair(window), *pair(stride))
+    expected_y, expected_idx = naive.maxpool(x, *pair(window), *pair(stride or window))
     np.testing.assert_array_equal(y, expected_y)
     np.testing.assert_array_equal(idx, expected_idx)
     error = data(y.shape, dtype, 8)
@@ -108,12 +110,32 @@ def test_max_pool_any_layout_same_bits(dtype, window, stride, batch):
         np.testing.assert_array_equal(dx, dx_ref)
     expected_dx = naive.maxpool_backward(error.astype(np.float64), idx_ref, x.shape)
     np.testing.assert_allclose(dx_ref, expected_dx, rtol=1e-10 if dtype == np.float64 else 1e-6)
+    # The window and stride, given or not, change nothing.
+    dx_tiled = F.max_pool2d_backward(error, idx, x.shape, window=window, stride=stride)
+    np.testing.assert_array_equal(dx_tiled, dx_ref)
     for ties in ("all", "split"):
         kw = dict(ties=ties, x=x, window=window, stride=stride)
         np.testing.assert_array_equal(
             F.max_pool2d_backward(error, idx, x.shape, **kw),
             F.max_pool2d_backward(error, idx_ref, x.shape, **kw),
         )
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_max_pool_backward_with_foreign_indices(dtype):
+    """Indices inside the plane but outside their own window (not from
+    max_pool2d with this window) route the error where they point."""
+    x = data((3, 2, 6, 6), dtype, 15)
+    _, idx = F.max_pool2d(with_layout(x, "batch_innermost"), 2)
+    foreign = idx.copy()  # C-contiguous: give it the layout of max_pool2d's indices
+    foreign = with_layout(foreign, "batch_innermost")
+    foreign[0, 0, 0, 0] = 35  # the last element of the plane
+    foreign[2, 1, 1, 2] = 0
+    error = data(idx.shape, dtype, 16)
+    expected = naive.maxpool_backward(error.astype(np.float64), foreign, x.shape)
+    for kw in ({}, dict(window=2), dict(window=2, stride=2)):
+        dx = F.max_pool2d_backward(error, foreign, x.shape, **kw)
+        np.testing.assert_array_equal(dx, expected.astype(dtype))
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
@@ -136,6 +158,12 @@ def test_relu_keeps_the_layout(dtype, size):
     error = with_layout(data(size, dtype, 11), "batch_innermost")
     mask = np.greater(y, 0)
     assert is_batch_innermost(mask)
+    for given in (x, contiguous(x)):
+        y2, mask2 = F.relu(given, return_mask=True)
+        np.testing.assert_array_equal(y2, y)
+        np.testing.assert_array_equal(mask2, mask)
+        assert mask2.dtype == np.bool_
+        assert is_batch_innermost(mask2) == is_batch_innermost(given)
     dx = F.relu_backward(error, mask)
     assert is_batch_innermost(dx)
     np.testing.assert_array_equal(dx, F.relu_backward(contiguous(error), contiguous(mask)))

@@ -23,7 +23,13 @@ def _elementwise(serial_kernel, parallel_kernel, *arrays):
         serial_kernel(*flat)
 
 
-def relu(x: ArrayLike, *, out: np.ndarray | None = None, caller: str = "relu") -> np.ndarray:
+def relu(
+    x: ArrayLike,
+    *,
+    out: np.ndarray | None = None,
+    return_mask: bool = False,
+    caller: str = "relu",
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Rectified linear unit ``max(x, 0)``, element-wise; NaN stays NaN.
 
     Parameters
@@ -32,6 +38,9 @@ def relu(x: ArrayLike, *, out: np.ndarray | None = None, caller: str = "relu") -
         Any shape.
     out : ndarray, optional
         C-contiguous array of ``x``'s shape and dtype to write into.
+    return_mask : bool, default False
+        Also return the boolean array ``y > 0``, written in the same pass:
+        all that :func:`relu_backward` needs.
     caller : str, default "relu"
         Name that error messages start with.
 
@@ -40,6 +49,8 @@ def relu(x: ArrayLike, *, out: np.ndarray | None = None, caller: str = "relu") -
     y : ndarray, shape of ``x``
         In the memory order of ``x`` when that is a batch-innermost view
         (see :func:`conv2d`), C-contiguous otherwise.
+    mask : ndarray of bool, shape of ``x``
+        Only with ``return_mask=True``; in the memory order of ``y``.
 
     Examples
     --------
@@ -47,19 +58,28 @@ def relu(x: ArrayLike, *, out: np.ndarray | None = None, caller: str = "relu") -
     >>> from fastlayers import functional as F
     >>> F.relu(np.array([-1.0, 0.0, 2.0])).tolist()
     [0.0, 0.0, 2.0]
+    >>> F.relu(np.array([-1.0, 3.0]), return_mask=True)[1].tolist()
+    [False, True]
     """
     x = float_input(x, caller)
+    view = None
     if out is None:
         t = batch_innermost(x, x.dtype)
         if t is not None and not x.flags.c_contiguous:
             # A convolution's or pooling's output: keep its layout.
-            result_t = np.empty_like(t)
-            _elementwise(kernels.relu_forward, kernels.relu_forward_parallel, t, result_t)
-            return nchw_view(result_t)
+            x, view = t, nchw_view
     x = kernel_ready(x, x.dtype)
     result = output(out, x.shape, x.dtype, caller)
-    _elementwise(kernels.relu_forward, kernels.relu_forward_parallel, x, result)
-    return result
+    if return_mask:
+        mask = np.empty(x.shape, np.bool_)
+        kernel_pair = (kernels.relu_forward_mask, kernels.relu_forward_mask_parallel)
+        _elementwise(*kernel_pair, x, result, mask)
+    else:
+        _elementwise(kernels.relu_forward, kernels.relu_forward_parallel, x, result)
+    if view is not None:
+        result = view(result)
+        mask = view(mask) if return_mask else None
+    return (result, mask) if return_mask else result
 
 
 def relu_backward(

@@ -40,6 +40,17 @@ def _pool_input(x, window, stride, out, caller, ties=_NO_TIES):
     return x, window, stride, out_shape
 
 
+def _check_index_range(indices, input_shape, caller):
+    """The scattering kernels index with ``indices`` without bounds checks."""
+    plane = input_shape[2] * input_shape[3]
+    low, high = indices.min(), indices.max()
+    if low < 0 or high >= plane:
+        raise ValueError(
+            f"{caller}: expected indices from 0 to {plane - 1} (input_shape {input_shape}), "
+            f"got values from {low} to {high}"
+        )
+
+
 def max_pool2d(
     x: ArrayLike,
     window: IntOrPair,
@@ -188,12 +199,7 @@ def max_pool2d_backward(
     dtype = error.dtype
     if error.size == 0:
         return np.zeros(input_shape, dtype)
-    # The kernels index with these without bounds checks.
-    if indices.min() < 0 or indices.max() >= plane:
-        raise ValueError(
-            f"{caller}: expected indices from 0 to {plane - 1} (input_shape {input_shape}), "
-            f"got values from {indices.min()} to {indices.max()}"
-        )
+    _check_index_range(indices, input_shape, caller)
     serial = b * c * plane < SERIAL_ELEMENTS
     where_t = batch_innermost(indices, np.intp)
     if ties == "first" and where_t is not None:

@@ -6,7 +6,14 @@ layers in :mod:`fastlayers.layers` validate before they call).  Each kernel
 is compiled lazily, once per dtype, and cached on disk.
 """
 
-from .activation import relu_backward, relu_backward_parallel, relu_forward, relu_forward_parallel
+from .activation import (
+    relu_backward,
+    relu_backward_parallel,
+    relu_forward,
+    relu_forward_mask,
+    relu_forward_mask_parallel,
+    relu_forward_parallel,
+)
 from .conv import conv2d_forward, conv2d_grad_input, conv2d_grad_weights
 from .dense import matmul, matmul_nt, matmul_tn
 from .layout import chwb_to_nchw, nchw_to_chwb, pad_chwb
@@ -42,6 +49,8 @@ __all__ = [
     "relu_backward",
     "relu_backward_parallel",
     "relu_forward",
+    "relu_forward_mask",
+    "relu_forward_mask_parallel",
     "relu_forward_parallel",
     "upsample_strided",
 ]

@@ -24,6 +24,16 @@ def relu_forward(x, out):
 
 
 @kernel
+def relu_forward_mask(x, out, mask):
+    """:func:`relu_forward` that also writes ``mask = out > 0`` in the same pass."""
+    for i in range(x.size):
+        v = x[i]
+        positive = v > 0
+        out[i] = v if positive | (v != v) else 0
+        mask[i] = positive
+
+
+@kernel
 def relu_backward(y, err, out):
     """``out = err`` where the ReLU output ``y`` is positive, else 0."""
     for i in range(y.size):
@@ -48,3 +58,13 @@ def relu_backward_parallel(y, err, out):
         lo = chunk * CHUNK
         hi = min(n, lo + CHUNK)
         relu_backward(y[lo:hi], err[lo:hi], out[lo:hi])
+
+
+@kernel(parallel=True)
+def relu_forward_mask_parallel(x, out, mask):
+    """:func:`relu_forward_mask` over chunks of ``CHUNK`` elements in parallel."""
+    n = x.size
+    for chunk in prange((n + CHUNK - 1) // CHUNK):
+        lo = chunk * CHUNK
+        hi = min(n, lo + CHUNK)
+        relu_forward_mask(x[lo:hi], out[lo:hi], mask[lo:hi])

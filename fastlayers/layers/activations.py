@@ -33,10 +33,9 @@ class ReLU(_Activation):
     def forward(self, x):
         x = as_float_array(x, self.name)
         check_empty_axes(x, self.name)
-        out = F.relu(x, caller=self.name)
         # Where the output is positive, as a private boolean mask: an
         # eighth of the memory of a copy of the output in float64.
-        self._kept = np.greater(out, 0)
+        out, self._kept = F.relu(x, return_mask=True, caller=self.name)
         self._dtype = out.dtype
         return out
 
