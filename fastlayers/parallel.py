@@ -140,6 +140,10 @@ def launch(kernel, serial, *args):
     if _serialise is None:
         _needs_lock()
     if serial:
+        twin = getattr(kernel, "serial", None)
+        if twin is not None:
+            # The kernel's one-thread twin: no parallel region to enter.
+            return twin(*args)
         if _get_threads is None:
             _get_threads, _set_threads = _thread_count_functions()
         previous = _get_threads()

@@ -109,8 +109,12 @@ def _conv2d(x, weights, bias, stride, padding, out, caller):
     padded = to_batch_innermost(x, dtype, top, bottom, left, right, copy=True)
     saved = Conv2dSaved(padded, weights, (b, c, h, w), (sy, sx), (top, bottom, left, right))
     out_t = np.empty((k, out_shape[2], out_shape[3], b), dtype)
-    macs = out_t.size * c * m * n
-    launch(kernels.conv2d_forward, macs < SERIAL_MACS, padded, weights, bias, sy, sx, out_t)
+    if b == 1 and (sy, sx) == (1, 1):
+        # One image (inference): inner loops over whole planes, one thread.
+        kernels.conv2d_forward_single(padded, weights, bias, out_t)
+    else:
+        macs = out_t.size * c * m * n
+        launch(kernels.conv2d_forward, macs < SERIAL_MACS, padded, weights, bias, sy, sx, out_t)
     if out is not None:
         return to_nchw(out_t, out), saved
     return nchw_view(out_t), saved

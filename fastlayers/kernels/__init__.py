@@ -14,7 +14,7 @@ from .activation import (
     relu_forward_mask_parallel,
     relu_forward_parallel,
 )
-from .conv import conv2d_forward, conv2d_grad_input, conv2d_grad_weights
+from .conv import conv2d_forward, conv2d_forward_single, conv2d_grad_input, conv2d_grad_weights
 from .dense import matmul, matmul_nt, matmul_tn
 from .layout import chwb_to_nchw, nchw_to_chwb, pad_chwb
 from .pool import (
@@ -33,6 +33,7 @@ __all__ = [
     "avgpool2d_forward",
     "chwb_to_nchw",
     "conv2d_forward",
+    "conv2d_forward_single",
     "conv2d_grad_input",
     "conv2d_grad_weights",
     "downsample_strided",

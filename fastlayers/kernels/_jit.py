@@ -1,5 +1,7 @@
 """The one place where the numba compilation options of every kernel are set."""
 
+import types
+
 import numba
 
 # Reassociation and contraction let LLVM vectorise reductions and fuse
@@ -28,9 +30,32 @@ def kernel(function=None, *, parallel=False):
         The Python function to compile.
     parallel : bool
         Whether ``numba.prange`` loops in the body run on several threads.
+        A parallel kernel gets a one-thread twin as its attribute
+        ``serial``: the same body compiled without the thread pool, whose
+        ``prange`` loops are plain loops.  Entering a parallel region costs
+        a few microseconds even on one thread, more than small work takes.
     """
 
     def wrap(fn):
-        return numba.njit(fn, parallel=parallel, **_OPTIONS)
+        dispatcher = numba.njit(fn, parallel=parallel, **_OPTIONS)
+        if parallel:
+            dispatcher.serial = numba.njit(_renamed(fn, "_serial"), **_OPTIONS)
+        return dispatcher
 
     return wrap if function is None else wrap(function)
+
+
+def _renamed(fn, suffix):
+    """A copy of the function ``fn`` whose name ends in ``suffix``.
+
+    numba's on-disk cache files compiled code under the function's
+    qualified name and line, so a second compilation of the same function
+    needs a name of its own.
+    """
+    twin = types.FunctionType(
+        fn.__code__, fn.__globals__, fn.__name__ + suffix, fn.__defaults__, fn.__closure__
+    )
+    twin.__qualname__ = fn.__qualname__ + suffix
+    twin.__module__ = fn.__module__
+    twin.__doc__ = fn.__doc__
+    return twin

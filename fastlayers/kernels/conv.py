@@ -137,6 +137,55 @@ def conv2d_forward(xp, weights, bias, stride_y, stride_x, out):
                 _correlate_one(x_flat, base, offsets, w_flat[k0], a0)
 
 
+@kernel
+def conv2d_forward_single(xp, weights, bias, out):
+    """:func:`conv2d_forward` of one image at stride 1, on one thread.
+
+    With one image the batch axis gives the inner loops no length; here
+    they run over whole output planes instead.  Output pixel ``(oy, ox)``
+    is computed at position ``oy * wp + ox`` of a plane as wide as the
+    padded input, so that every tap reads one contiguous run of it; the
+    ``n - 1`` extra columns of each row are computed, then dropped.
+
+    Parameters
+    ----------
+    xp : ndarray, shape (c, hp, wp, 1)
+        Zero-padded input, C-contiguous.
+    weights : ndarray, shape (k, c, m, n)
+    bias : ndarray, shape (k,)
+    out : ndarray, shape (k, hp - m + 1, wp - n + 1, 1)
+        Written in full.
+    """
+    n_kern, out_h, out_w = out.shape[0], out.shape[1], out.shape[2]
+    n_chan, padded_h, padded_w = xp.shape[0], xp.shape[1], xp.shape[2]
+    k_h, k_w = weights.shape[2], weights.shape[3]
+    offsets = _tap_rows(n_chan, k_h, k_w, padded_h, padded_w)
+    w_flat = weights.reshape(n_kern, offsets.size)
+    x_flat = xp.reshape(xp.size)
+    # The last needed position is (out_h - 1) * wp + out_w - 1: the last
+    # tap then reads the last element of its channel, never beyond.
+    span = (out_h - 1) * padded_w + out_w
+    a0 = np.empty(span, out.dtype)
+    a1 = np.empty(span, out.dtype)
+    for k0 in range(0, n_kern, 2):
+        a0[:] = bias[k0]
+        if k0 + 1 < n_kern:
+            a1[:] = bias[k0 + 1]
+            _correlate_pair(x_flat, 0, offsets, w_flat[k0], w_flat[k0 + 1], a0, a1)
+        else:
+            _correlate_one(x_flat, 0, offsets, w_flat[k0], a0)
+        for oy in range(out_h):
+            row = a0[oy * padded_w : oy * padded_w + out_w]
+            dst = out[k0, oy]
+            for ox in range(out_w):
+                dst[ox, 0] = row[ox]
+            if k0 + 1 < n_kern:
+                row = a1[oy * padded_w : oy * padded_w + out_w]
+                dst = out[k0 + 1, oy]
+                for ox in range(out_w):
+                    dst[ox, 0] = row[ox]
+
+
 @kernel(parallel=True)
 def conv2d_grad_input(err, weights, stride_y, stride_x, pad_top, pad_left, dx):
     """Gradient of :func:`conv2d_forward` with respect to its input.

@@ -135,6 +135,26 @@ def maxpool2d_forward_chwb(x, pool_h, pool_w, stride_y, stride_x, out, argmax):
         c = task // out_h
         oy = task % out_h
         y0 = oy * stride_y
+        if n_batch == 1:
+            # One image: the loops over the batch would have nothing to
+            # vectorise; run them along the output row instead, tap by tap.
+            best = out[c, oy, :, 0]
+            where = argmax[c, oy, :, 0]
+            first = x[c, y0, :, 0]
+            for ox in range(out_w):
+                best[ox] = first[ox * stride_x]
+                where[ox] = y0 * width + ox * stride_x
+            for i in range(pool_h):
+                line = x[c, y0 + i, :, 0]
+                for j in range(pool_w):
+                    tap = (y0 + i) * width + j
+                    for ox in range(out_w):
+                        v = line[ox * stride_x + j]
+                        current = best[ox]
+                        take = (v > current) | ((v != v) & (current == current))
+                        best[ox] = v if take else current
+                        where[ox] = tap + ox * stride_x if take else where[ox]
+            continue
         for ox in range(out_w):
             x0 = ox * stride_x
             best = out[c, oy, ox]
