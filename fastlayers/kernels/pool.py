@@ -73,8 +73,9 @@ def maxpool2d_forward(x, pool_h, pool_w, stride_y, stride_x, out, argmax):
                         for b in range(nb):
                             v = v_row[b]
                             current = best[b]
-                            # The first NaN wins and nothing beats it afterwards.
-                            take = (v > current) | ((v != v) & (current == current))
+                            # Bigger, or NaN (not <=), unless a NaN is held already:
+                            # the first NaN wins.  Spelled so, the select vectorises.
+                            take = (not (v <= current)) & (current == current)
                             best[b] = v if take else current
                             where[b] = tap if take else where[b]
                 for b in range(nb):
@@ -109,6 +110,56 @@ def maxpool2d_backward(err, argmax, dx):
                 plane[argmax[b, c, oy, ox]] += err[b, c, oy, ox]
 
 
+@kernel
+def _maxpool_planes(x, pool_h, pool_w, stride_y, stride_x, out, argmax):
+    # maxpool2d_forward_chwb of one image, on (c, h, w) planes: the loops
+    # run along output rows.  The common 2x2 window at stride 2 is spelled
+    # out, so that the maximum stays in registers over its four taps.
+    n_chan, out_h, out_w = out.shape
+    width = x.shape[2]
+    for c in range(n_chan):
+        for oy in range(out_h):
+            y0 = oy * stride_y
+            best = out[c, oy]
+            where = argmax[c, oy]
+            if pool_h == 2 and pool_w == 2 and stride_x == 2:
+                r0 = x[c, y0]
+                r1 = x[c, y0 + 1]
+                for ox in range(out_w):
+                    m = r0[2 * ox]
+                    at = y0 * width + 2 * ox
+                    # Taps in row-major order; the first NaN wins (see below).
+                    v = r0[2 * ox + 1]
+                    take = (not (v <= m)) & (m == m)
+                    m = v if take else m
+                    at = y0 * width + 2 * ox + 1 if take else at
+                    v = r1[2 * ox]
+                    take = (not (v <= m)) & (m == m)
+                    m = v if take else m
+                    at = (y0 + 1) * width + 2 * ox if take else at
+                    v = r1[2 * ox + 1]
+                    take = (not (v <= m)) & (m == m)
+                    m = v if take else m
+                    at = (y0 + 1) * width + 2 * ox + 1 if take else at
+                    best[ox] = m
+                    where[ox] = at
+                continue
+            first = x[c, y0]
+            for ox in range(out_w):
+                best[ox] = first[ox * stride_x]
+                where[ox] = y0 * width + ox * stride_x
+            for i in range(pool_h):
+                line = x[c, y0 + i]
+                for j in range(pool_w):
+                    tap = (y0 + i) * width + j
+                    for ox in range(out_w):
+                        v = line[ox * stride_x + j]
+                        current = best[ox]
+                        take = (not (v <= current)) & (current == current)
+                        best[ox] = v if take else current
+                        where[ox] = tap + ox * stride_x if take else where[ox]
+
+
 @kernel(parallel=True)
 def maxpool2d_forward_chwb(x, pool_h, pool_w, stride_y, stride_x, out, argmax):
     """:func:`maxpool2d_forward` on the batch-innermost layout.
@@ -129,32 +180,25 @@ def maxpool2d_forward_chwb(x, pool_h, pool_w, stride_y, stride_x, out, argmax):
     """
     n_chan, out_h, out_w, n_batch = out.shape
     width = x.shape[2]
+    if n_batch == 1:
+        # One image: the loops over the batch would have nothing to
+        # vectorise.  (Small work: one thread.)
+        _maxpool_planes(
+            x.reshape((n_chan, x.shape[1], width)),
+            pool_h,
+            pool_w,
+            stride_y,
+            stride_x,
+            out.reshape((n_chan, out_h, out_w)),
+            argmax.reshape((n_chan, out_h, out_w)),
+        )
+        return
     # A task writes one output row of one channel: ow * b contiguous
     # elements, far more than a cache line.
     for task in prange(n_chan * out_h):
         c = task // out_h
         oy = task % out_h
         y0 = oy * stride_y
-        if n_batch == 1:
-            # One image: the loops over the batch would have nothing to
-            # vectorise; run them along the output row instead, tap by tap.
-            best = out[c, oy, :, 0]
-            where = argmax[c, oy, :, 0]
-            first = x[c, y0, :, 0]
-            for ox in range(out_w):
-                best[ox] = first[ox * stride_x]
-                where[ox] = y0 * width + ox * stride_x
-            for i in range(pool_h):
-                line = x[c, y0 + i, :, 0]
-                for j in range(pool_w):
-                    tap = (y0 + i) * width + j
-                    for ox in range(out_w):
-                        v = line[ox * stride_x + j]
-                        current = best[ox]
-                        take = (v > current) | ((v != v) & (current == current))
-                        best[ox] = v if take else current
-                        where[ox] = tap + ox * stride_x if take else where[ox]
-            continue
         for ox in range(out_w):
             x0 = ox * stride_x
             best = out[c, oy, ox]
@@ -172,8 +216,9 @@ def maxpool2d_forward_chwb(x, pool_h, pool_w, stride_y, stride_x, out, argmax):
                     for b in range(n_batch):
                         v = v_row[b]
                         current = best[b]
-                        # The first NaN wins and nothing beats it afterwards.
-                        take = (v > current) | ((v != v) & (current == current))
+                        # Bigger, or NaN (not <=), unless a NaN is held already:
+                        # the first NaN wins.  Spelled so, the select vectorises.
+                        take = (not (v <= current)) & (current == current)
                         best[b] = v if take else current
                         where[b] = tap if take else where[b]
 
