@@ -311,6 +311,8 @@ def check_empty_axes(arr, layer, what="input", batch_axis=0):
     PyTorch) and gives correctly shaped empty results; an input with no
     features, channels, rows or columns is a mistake.
     """
+    if arr.size:
+        return  # no axis is empty: the common case, checked on every pass
     others = [n for axis, n in enumerate(arr.shape) if axis != batch_axis]
     if others and min(others) == 0:
         raise ValueError(

@@ -44,11 +44,11 @@ def nchw_input(x, caller, what="input"):
 
 def compute_dtype(*arrays):
     """float32 when every array is float32, float64 otherwise (NumPy promotion)."""
-    dtypes = [a.dtype for a in arrays if a is not None]
-    first = dtypes[0]
-    if all(d is first for d in dtypes):
-        return first
-    return np.result_type(*dtypes)
+    first = arrays[0].dtype
+    for a in arrays:
+        if a is not None and a.dtype is not first:
+            return np.result_type(*[a.dtype for a in arrays if a is not None])
+    return first
 
 
 def output(out, shape, dtype, caller, what="out"):
@@ -106,12 +106,18 @@ def resolve_padding(padding, kernel_hw, caller):
     by ``py`` and left and right by ``px``, and four ints give each side.
     """
     m, n = kernel_hw
-    if (
-        type(padding) is tuple
-        and len(padding) == 4
-        and all(type(v) is int and 0 <= v <= INDEX_LIMIT for v in padding)
-    ):
-        return padding  # what the layers pass on every call, resolved once
+    if type(padding) is tuple and len(padding) == 4:
+        # What the layers pass on every call, resolved once: four plain ints.
+        top, bottom, left, right = padding
+        if (
+            type(top) is int
+            and type(bottom) is int
+            and type(left) is int
+            and type(right) is int
+            and min(padding) >= 0
+            and max(padding) <= INDEX_LIMIT
+        ):
+            return padding
     if isinstance(padding, str):
         if padding == "same":
             return m // 2, (m - 1) // 2, n // 2, (n - 1) // 2
