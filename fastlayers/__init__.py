@@ -14,6 +14,7 @@ The scipy-based implementations of the same classes live in
 from importlib import metadata as _metadata
 
 from . import functional  # noqa: F401  (fastlayers.functional, imported with the package)
+from ._precompile import precompile
 from .base import BaseLayer, Phase
 from .dtypes import default_dtype, get_default_dtype, set_default_dtype
 from .initializers import Const, Glorot, He, Initializer, UniformRandom, Xavier
@@ -66,6 +67,7 @@ __all__ = [
     "default_dtype",
     "get_default_dtype",
     "get_num_threads",
+    "precompile",
     "set_default_dtype",
     "set_num_threads",
     "threading_layer",

@@ -25,10 +25,7 @@ from importlib import metadata
 
 import numba
 import numpy as np
-from numba import prange
 from numba.np.ufunc import parallel as _numba_parallel
-
-from .kernels._jit import kernel
 
 
 def _load_tbb():
@@ -65,13 +62,9 @@ _tbb_library = _load_tbb()
 
 _lock = threading.Lock()
 _serialise = None  # decided on first use: True for the workqueue layer
-
-
-@kernel(parallel=True)
-def _touch_pool(out):
-    # Launches the thread pool so that numba settles on a threading layer.
-    for i in prange(out.size):
-        out[i] = i
+# While fastlayers._precompile lists the kernels of a step: called with
+# (kernel, args) instead of the kernel.
+_recorder = None
 
 
 def _needs_lock():
@@ -79,7 +72,10 @@ def _needs_lock():
     if _serialise is None:
         with _lock:
             if _serialise is None:
-                _touch_pool(np.empty(2, np.int64))
+                # Launches the thread pool, so that numba settles on a
+                # threading layer, without compiling a parallel kernel
+                # (a few tenths of a second of a first run).
+                numba.get_num_threads()
                 _serialise = numba.threading_layer() == "workqueue"
     return _serialise
 
@@ -137,13 +133,16 @@ def launch(kernel, serial, *args):
     (:mod:`fastlayers.functional`) decides what is small.
     """
     global _get_threads, _set_threads
-    if _serialise is None:
-        _needs_lock()
     if serial:
         twin = getattr(kernel, "serial", None)
         if twin is not None:
             # The kernel's one-thread twin: no parallel region to enter.
-            return twin(*args)
+            kernel, serial = twin, False
+    if _recorder is not None:
+        return _recorder(kernel, args)
+    if _serialise is None:
+        _needs_lock()
+    if serial:
         if _get_threads is None:
             _get_threads, _set_threads = _thread_count_functions()
         previous = _get_threads()

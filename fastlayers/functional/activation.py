@@ -20,7 +20,9 @@ def _elementwise(serial_kernel, parallel_kernel, *arrays):
     if arrays[-1].size >= SERIAL_ELEMENTS:
         launch(parallel_kernel, False, *flat)
     else:
-        serial_kernel(*flat)
+        # Through launch as well, which keeps every kernel call in one place;
+        # a kernel without parallel loops needs no thread count set.
+        launch(serial_kernel, False, *flat)
 
 
 def relu(

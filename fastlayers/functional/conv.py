@@ -111,7 +111,7 @@ def _conv2d(x, weights, bias, stride, padding, out, caller):
     out_t = np.empty((k, out_shape[2], out_shape[3], b), dtype)
     if b == 1 and (sy, sx) == (1, 1):
         # One image (inference): inner loops over whole planes, one thread.
-        kernels.conv2d_forward_single(padded, weights, bias, out_t)
+        launch(kernels.conv2d_forward_single, False, padded, weights, bias, out_t)
     else:
         macs = out_t.size * c * m * n
         launch(kernels.conv2d_forward, macs < SERIAL_MACS, padded, weights, bias, sy, sx, out_t)

@@ -40,6 +40,8 @@ def kernel(function=None, *, parallel=False):
         dispatcher = numba.njit(fn, parallel=parallel, **_OPTIONS)
         if parallel:
             dispatcher.serial = numba.njit(_renamed(fn, "_serial"), **_OPTIONS)
+            # Where another process finds the twin (see fastlayers._precompile).
+            dispatcher.serial.attribute_path = fn.__qualname__ + ".serial"
         return dispatcher
 
     return wrap if function is None else wrap(function)

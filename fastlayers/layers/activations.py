@@ -1,7 +1,6 @@
 """Element-wise activation functions."""
 
 import numpy as np
-from scipy.special import expit
 
 from .. import functional as F
 from .._validation import as_float_array, called_before, check_empty_axes, check_shape
@@ -48,6 +47,11 @@ class Sigmoid(_Activation):
     """Logistic function ``1 / (1 + exp(-x))``, computed without overflow."""
 
     def forward(self, x):
+        # Imported here: scipy.special adds a tenth of a second to every
+        # start of a program that imports fastlayers, most of which never
+        # use a sigmoid.
+        from scipy.special import expit
+
         x = as_float_array(x, self.name)
         check_empty_axes(x, self.name)
         self._kept = expit(x)

@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 
+from .._precompile import precompile
 from ..base import Phase
 from ..optimizers import _factory, check_optimizer_hooks, trainable_layers
 from ..parallel import get_num_threads, set_num_threads
@@ -84,6 +85,15 @@ def _train_step(net, x, labels, reduction):
         loss = float(net.forward())
         net.backward()
     return loss / batch
+
+
+def _warm_up_step(net, x, labels, reduction, x_test):
+    """One training step and one test-phase prediction: the work of a warm-up."""
+    for layer in net.layers:
+        layer.phase = Phase.train
+    _train_step(net, x, labels, reduction)
+    with _TestPhase(net.layers):
+        net.test(x_test)
 
 
 class _TestPhase:
@@ -371,11 +381,13 @@ class Trainer:
             # The copy leaves out the data layer, which may hold a whole data set.
             net = copy.deepcopy(self.net, memo={id(self.net.data_layer): None})
             index = slice(0, min(self.batch_size, len(data)))
-            for layer in net.layers:
-                layer.phase = Phase.train
-            _train_step(net, data.inputs(index), data.labels(index), self.reduction)
-            with _TestPhase(net.layers):
-                net.test(data.inputs(slice(0, min(self.eval_batch_size, len(data)))))
+            x_train, labels = data.inputs(index), data.labels(index)
+            x_test = data.inputs(slice(0, min(self.eval_batch_size, len(data))))
+            # The kernels are compiled before the copy runs, in two
+            # processes where a second core is free: most of a first run's
+            # warm-up is compilation.
+            precompile(_warm_up_step, net, x_train, labels, self.reduction, x_test)
+            _warm_up_step(net, x_train, labels, self.reduction, x_test)
         finally:
             np.random.set_state(state)
         return time.perf_counter() - start
