@@ -349,6 +349,7 @@ def condensed_targets(rows):
 def compile_table(results):
     header = [
         "dtype",
+        "compiled ahead",
         "cold cache",
         "warm cache",
         "import (warm)",
@@ -362,6 +363,7 @@ def compile_table(results):
         rows.append(
             [
                 r["dtype"],
+                "fastlayers.precompile" if r.get("precompile") else "no",
                 f"{r['cold_s']:.2f} s",
                 f"{r['warm_s']:.2f} s (median of {len(r['warm'])})",
                 f"{warm.get('import_s', math.nan):.2f} s",

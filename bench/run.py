@@ -177,7 +177,15 @@ def measure_compile(mode):
     log("[3/4] first training step of a new process, cold and warm kernel cache")
     dtypes = ("float64",) if mode == "smoke" else ("float64", "float32")
     warm_runs = 3 if mode == "full" else 1
-    return compile_time.measure(dtypes, warm_runs=warm_runs, log=lambda m: log("    " + m))
+    results = []
+    # A plain first step compiles as it goes; fastlayers train first
+    # compiles the step's kernels with fastlayers.precompile.
+    for precompile in (False, True):
+        log(f"  {'with' if precompile else 'without'} fastlayers.precompile")
+        results += compile_time.measure(
+            dtypes, warm_runs=warm_runs, log=lambda m: log("    " + m), precompile=precompile
+        )
+    return results
 
 
 def measure_memory(mode):
