@@ -87,11 +87,12 @@ def _train_step(net, x, labels, reduction):
     return loss / batch
 
 
-def _warm_up_step(net, x, labels, reduction, x_test):
-    """One training step and one test-phase prediction: the work of a warm-up."""
+def _warm_up_step(net, batches, reduction, x_test):
+    """Training steps on ``batches`` and one test-phase prediction: the work of a warm-up."""
     for layer in net.layers:
         layer.phase = Phase.train
-    _train_step(net, x, labels, reduction)
+    for x, labels in batches:
+        _train_step(net, x, labels, reduction)
     with _TestPhase(net.layers):
         net.test(x_test)
 
@@ -380,14 +381,20 @@ class Trainer:
         try:
             # The copy leaves out the data layer, which may hold a whole data set.
             net = copy.deepcopy(self.net, memo={id(self.net.data_layer): None})
-            index = slice(0, min(self.batch_size, len(data)))
-            x_train, labels = data.inputs(index), data.labels(index)
+            # A full batch and, when the epoch ends with a shorter one, a
+            # batch of that size too: smaller work may run on other (one-
+            # thread) kernels, which would otherwise compile mid-epoch.
+            sizes = [min(self.batch_size, len(data))]
+            tail = len(data) % self.batch_size
+            if tail and not self.drop_last and len(data) > self.batch_size:
+                sizes.append(tail)
+            batches = [(data.inputs(slice(0, n)), data.labels(slice(0, n))) for n in sizes]
             x_test = data.inputs(slice(0, min(self.eval_batch_size, len(data))))
             # The kernels are compiled before the copy runs, in two
             # processes where a second core is free: most of a first run's
             # warm-up is compilation.
-            precompile(_warm_up_step, net, x_train, labels, self.reduction, x_test)
-            _warm_up_step(net, x_train, labels, self.reduction, x_test)
+            precompile(_warm_up_step, net, batches, self.reduction, x_test)
+            _warm_up_step(net, batches, self.reduction, x_test)
         finally:
             np.random.set_state(state)
         return time.perf_counter() - start
