@@ -15,6 +15,7 @@ from .activation import (
     relu_forward_parallel,
 )
 from .conv import conv2d_forward, conv2d_forward_single, conv2d_grad_input, conv2d_grad_weights
+from .conv_blocked import conv2d_forward_blocked, conv2d_grad_weights_blocked, empty_aligned
 from .dense import matmul, matmul_nt, matmul_tn
 from .layout import chwb_to_nchw, nchw_to_chwb, pad_chwb
 from .pool import (
@@ -33,10 +34,13 @@ __all__ = [
     "avgpool2d_forward",
     "chwb_to_nchw",
     "conv2d_forward",
+    "conv2d_forward_blocked",
     "conv2d_forward_single",
     "conv2d_grad_input",
     "conv2d_grad_weights",
+    "conv2d_grad_weights_blocked",
     "downsample_strided",
+    "empty_aligned",
     "matmul",
     "matmul_nt",
     "matmul_tn",

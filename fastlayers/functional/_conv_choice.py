@@ -1,0 +1,81 @@
+"""Which convolution kernels a call runs: the direct ones or the register-blocked ones.
+
+The blocked kernels of :mod:`fastlayers.kernels.conv_blocked` keep tiles of
+up to six output channels times several vectors of outputs in registers:
+they win once a convolution has many channels on either side, and lose
+(or barely win) on the few channels of LeNet-sized layers, whose kernels
+stay the direct ones of :mod:`fastlayers.kernels.conv`.  Keeping small
+layers on the direct kernels also keeps their first run from compiling
+the blocked ones (several seconds per dtype).
+"""
+
+import functools
+
+import numpy as np
+
+# Least number of channels, on the input or the output side, for which the
+# blocked kernels run.
+MANY_CHANNELS = 16
+# Bytes of one vector of the blocked kernels' tiles.
+_VECTOR_BYTES = 64
+
+
+@functools.cache
+def wide_vectors():
+    """Whether numba compiles for a CPU with AVX-512 (32 registers of 64 bytes).
+
+    The blocked kernels' tiles hold up to 24 sums of 64 bytes in registers;
+    with narrower vectors LLVM splits each into several registers, more
+    than the CPU has, and the sums spill to memory.  So elsewhere the
+    direct kernels run.
+    """
+    from llvmlite import binding
+    from numba.core import config
+
+    if config.CPU_NAME is not None and config.CPU_NAME != "host":
+        features = config.CPU_FEATURES or ""
+    else:
+        features = config.CPU_FEATURES or binding.get_host_cpu_features().flatten()
+    return "+avx512f" in features.split(",")
+
+
+def use_blocked(k, c, m, n, b, dtype, stride_x=1):
+    """Whether a convolution should run on the register-blocked kernels.
+
+        Parameters
+        ----------
+        k, c : int
+            Output and input channels of the correlation the kernel computes
+            (for an input gradient computed as a forward correlation of the
+            error, ``k`` is the layer's input channels and ``c`` its output
+            channels).
+        m, n : int
+            Kernel rows and columns.
+        b : int
+            Batch size.
+        dtype : dtype-like
+            float32 or float64.
+        stride_x : int, default 1
+            Column stride.  Above 1 the blocked kernels' vectors run along the
+            batch of one output pixel, so the batch must fill at least one.
+
+        Returns
+        -------
+        bool
+
+        Examples
+        --------
+        >>> import functools
+
+    import numpy as np
+        >>> use_blocked(64, 32, 3, 3, 64, np.float32)
+        True
+        >>> use_blocked(10, 6, 5, 5, 64, np.float64)
+        False
+    """
+    dtype = np.dtype(dtype)
+    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+        return False
+    if max(k, c) < MANY_CHANNELS:
+        return False
+    return stride_x == 1 or b * dtype.itemsize >= _VECTOR_BYTES
