@@ -42,40 +42,40 @@ def wide_vectors():
 def use_blocked(k, c, m, n, b, dtype, stride_x=1):
     """Whether a convolution should run on the register-blocked kernels.
 
-        Parameters
-        ----------
-        k, c : int
-            Output and input channels of the correlation the kernel computes
-            (for an input gradient computed as a forward correlation of the
-            error, ``k`` is the layer's input channels and ``c`` its output
-            channels).
-        m, n : int
-            Kernel rows and columns.
-        b : int
-            Batch size.
-        dtype : dtype-like
-            float32 or float64.
-        stride_x : int, default 1
-            Column stride.  Above 1 the blocked kernels' vectors run along the
-            batch of one output pixel, so the batch must fill at least one.
+    Parameters
+    ----------
+    k, c : int
+        Output and input channels of the correlation the kernel computes
+        (for an input gradient computed as a forward correlation of the
+        error, ``k`` is the layer's input channels and ``c`` its output
+        channels).
+    m, n : int
+        Kernel rows and columns.
+    b : int
+        Batch size.
+    dtype : dtype-like
+        float32 or float64.
+    stride_x : int, default 1
+        Column stride.  Above 1 the blocked kernels' vectors run along the
+        batch of one output pixel, so the batch must fill at least one.
 
-        Returns
-        -------
-        bool
+    Returns
+    -------
+    bool
+        False, too, on CPUs without AVX-512 (:func:`wide_vectors`).
 
-        Examples
-        --------
-        >>> import functools
-
-    import numpy as np
-        >>> use_blocked(64, 32, 3, 3, 64, np.float32)
-        True
-        >>> use_blocked(10, 6, 5, 5, 64, np.float64)
-        False
+    Examples
+    --------
+    >>> import numpy as np
+    >>> use_blocked(64, 32, 3, 3, 64, np.float32) == wide_vectors()
+    True
+    >>> use_blocked(10, 6, 5, 5, 64, np.float64)
+    False
     """
+    if max(k, c) < MANY_CHANNELS or not wide_vectors():
+        return False
     dtype = np.dtype(dtype)
     if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
         return False
-    if max(k, c) < MANY_CHANNELS:
         return False
     return stride_x == 1 or b * dtype.itemsize >= _VECTOR_BYTES

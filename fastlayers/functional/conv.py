@@ -19,7 +19,8 @@ from ._common import (
     resolve_padding,
     resolve_padding_1d,
 )
-from ._layout import nchw_view, padded_copy, to_batch_innermost, to_nchw
+from ._conv_choice import use_blocked
+from ._layout import empty, nchw_view, padded_copy, to_batch_innermost, to_nchw
 
 
 @dataclass(frozen=True)
@@ -108,12 +109,16 @@ def _conv2d(x, weights, bias, stride, padding, out, caller):
     # may have changed x.
     padded = to_batch_innermost(x, dtype, top, bottom, left, right, copy=True)
     saved = Conv2dSaved(padded, weights, (b, c, h, w), (sy, sx), (top, bottom, left, right))
-    out_t = np.empty((k, out_shape[2], out_shape[3], b), dtype)
-    if b == 1 and (sy, sx) == (1, 1):
+    out_t = empty((k, out_shape[2], out_shape[3], b), dtype)
+    macs = out_t.size * c * m * n
+    if use_blocked(k, c, m, n, b, dtype, sx):
+        # Many channels: output tiles kept in registers over all taps.
+        args = (padded, weights, bias, sy, sx, out_t)
+        launch(kernels.conv2d_forward_blocked, macs < SERIAL_MACS, *args)
+    elif b == 1 and (sy, sx) == (1, 1):
         # One image (inference): inner loops over whole planes, one thread.
         launch(kernels.conv2d_forward_single, False, padded, weights, bias, out_t)
     else:
-        macs = out_t.size * c * m * n
         launch(kernels.conv2d_forward, macs < SERIAL_MACS, padded, weights, bias, sy, sx, out_t)
     if out is not None:
         return to_nchw(out_t, out), saved
@@ -253,10 +258,15 @@ def conv2d_backward(
     err_t = to_batch_innermost(error, dtype)
     macs = err_t.size * c * m * n
     serial = macs < SERIAL_MACS
-    launch(kernels.conv2d_grad_weights, serial, padded, err_t, sy, sx, grad_w, grad_b)
+    grad_weights = (
+        kernels.conv2d_grad_weights_blocked
+        if use_blocked(k, c, m, n, b, dtype, sx)
+        else kernels.conv2d_grad_weights
+    )
+    launch(grad_weights, serial, padded, err_t, sy, sx, grad_w, grad_b)
     if not input_gradient:
         return None, grad_w, grad_b
-    dx_t = np.empty((c, h, w, b), dtype)
+    dx_t = empty((c, h, w, b), dtype)
     if (sy, sx) != (1, 1) or max(top, bottom) >= m or max(left, right) >= n:
         launch(kernels.conv2d_grad_input, serial, err_t, weights, sy, sx, top, left, dx_t)
     else:
@@ -266,7 +276,13 @@ def conv2d_backward(
         # kernel computes it at full speed.
         err_p = padded_copy(err_t, m - 1 - top, m - 1 - bottom, n - 1 - left, n - 1 - right)
         flipped = np.ascontiguousarray(weights[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-        launch(kernels.conv2d_forward, serial, err_p, flipped, np.zeros(c, dtype), 1, 1, dx_t)
+        # Channels swapped: the correlation has c outputs and k inputs.
+        forward = (
+            kernels.conv2d_forward_blocked
+            if use_blocked(c, k, m, n, b, dtype)
+            else kernels.conv2d_forward
+        )
+        launch(forward, serial, err_p, flipped, np.zeros(c, dtype), 1, 1, dx_t)
     return nchw_view(dx_t), grad_w, grad_b
 
 

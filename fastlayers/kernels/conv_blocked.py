@@ -433,10 +433,20 @@ def conv2d_grad_weights_blocked(xp, err, stride_y, stride_x, grad_w, grad_b):
     grad_b : ndarray, shape (k,)
         Written in full.
     """
+    kernel, args = _grad_weights_blocked_call(xp, err, stride_y, stride_x, grad_w, grad_b)
+    kernel(*args)
+
+
+def _grad_weights_blocked_call(xp, err, stride_y, stride_x, grad_w, grad_b):
+    # The compiled kernel conv2d_grad_weights_blocked calls, and its arguments.
     if stride_x == 1:
-        _grad_weights_blocked(xp, err, stride_y, grad_w, grad_b)
-    else:
-        _grad_weights_strided(xp, err, stride_y, stride_x, grad_w, grad_b)
+        return _grad_weights_blocked, (xp, err, stride_y, grad_w, grad_b)
+    return _grad_weights_strided, (xp, err, stride_y, stride_x, grad_w, grad_b)
+
+
+# Names the compiled kernel behind the Python function, for callers that
+# compile the kernels of a step before running it (fastlayers.precompile).
+conv2d_grad_weights_blocked.compiled_call = _grad_weights_blocked_call
 
 
 @kernel(parallel=True)
