@@ -51,7 +51,13 @@ KERNEL_BACKENDS = ("reference", "im2col", "fastlayers", "fastlayers-kernel", "to
 LENET_BACKENDS = ("reference", "im2col", "fastlayers", "fastlayers-loop", "torch", "jax")
 # Backends that need a package besides fastlayers' own dependencies, and why they are skipped.
 OPTIONAL_BACKENDS = {"torch": "torch", "jax": "jax"}
-THREADED_BACKENDS = ("fastlayers", "fastlayers-loop", "fastlayers-kernel", "torch")
+THREADED_BACKENDS = (
+    "fastlayers",
+    "fastlayers-loop",
+    "fastlayers-kernel",
+    "fastlayers-kernel-direct",
+    "torch",
+)
 
 TORCH_MISSING = (
     "PyTorch not installed: pip install torch==2.13.0 (CPU build) to benchmark against it"
@@ -69,6 +75,7 @@ CONV_OPS = {
     "im2col": ("forward", "grad_input", "grad_weights", "backward"),
     "fastlayers": ("forward", "grad_weights", "backward"),
     "fastlayers-kernel": ("forward", "grad_input", "grad_input_gather", "grad_weights"),
+    "fastlayers-kernel-direct": ("forward", "grad_input", "grad_input_gather", "grad_weights"),
     "torch": ("forward", "grad_input", "grad_weights", "backward"),
     "jax": ("forward", "grad_input", "grad_weights", "backward"),
 }
@@ -389,9 +396,11 @@ class FastlayersConv(_LayerConv):
 
 
 class FastlayersKernelConv(_ConvBase):
-    """The raw kernels on (c, h, w, b) arrays prepared beforehand."""
+    """The raw kernels on (c, h, w, b) arrays prepared beforehand, chosen by
+    shape as the layers choose them (direct or register-blocked)."""
 
     ops = CONV_OPS["fastlayers-kernel"]
+    direct = False
 
     def __init__(self, spec, data):
         super().__init__(spec, data)
@@ -402,32 +411,47 @@ class FastlayersKernelConv(_ConvBase):
         b, k = spec.batch, spec.k
         top, bottom, left, right = spec.pads
         m, n = spec.m, spec.n
-        self.xp = np.empty((spec.c_in, spec.h + top + bottom, spec.w + left + right, b), dt)
+        # Arrays aligned to 64 bytes, as the layers allocate them for the
+        # kernels (the direct backend keeps NumPy's 16-byte alignment, as before).
+        empty = np.empty if self.direct else kernels.empty_aligned
+        self.xp = empty((spec.c_in, spec.h + top + bottom, spec.w + left + right, b), dt)
         kernels.nchw_to_chwb(data["x"], top, left, self.xp)
         self.w = np.ascontiguousarray(data["w"])
         self.b = np.ascontiguousarray(data["b"])
-        self.out = np.empty((k, spec.h, spec.w, b), dt)
-        self.err = np.empty((k, spec.h, spec.w, b), dt)
+        self.out = empty((k, spec.h, spec.w, b), dt)
+        self.err = empty((k, spec.h, spec.w, b), dt)
         kernels.nchw_to_chwb(data["err"], 0, 0, self.err)
         # The stride-1 input gradient as the layer computes it: the error
         # padded by (kernel - 1 - forward padding), flipped kernels with
         # input and output channels swapped, a forward correlation.
-        self.err_padded = np.empty(
+        self.err_padded = empty(
             (k, spec.h + 2 * m - 2 - top - bottom, spec.w + 2 * n - 2 - left - right, b), dt
         )
         kernels.nchw_to_chwb(data["err"], m - 1 - top, n - 1 - left, self.err_padded)
         self.flipped = np.ascontiguousarray(self.w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
         self.zeros = np.zeros(spec.c_in, dt)
-        self.dx = np.empty((spec.c_in, spec.h, spec.w, b), dt)
+        self.dx = empty((spec.c_in, spec.h, spec.w, b), dt)
         self.grad_w = np.empty_like(self.w)
         self.grad_b = np.empty_like(self.b)
 
+    def _choose(self, k, c):
+        """The (forward, weight-gradient) kernels the layers run for this correlation."""
+        from fastlayers.functional._conv_choice import use_blocked
+
+        spec = self.spec
+        if self.direct or not use_blocked(k, c, spec.m, spec.n, spec.batch, self.dtype):
+            return self.kernels.conv2d_forward, self.kernels.conv2d_grad_weights
+        return self.kernels.conv2d_forward_blocked, self.kernels.conv2d_grad_weights_blocked
+
     def _forward(self):
-        self.kernels.conv2d_forward(self.xp, self.w, self.b, 1, 1, self.out)
+        forward, _ = self._choose(self.spec.k, self.spec.c_in)
+        forward(self.xp, self.w, self.b, 1, 1, self.out)
         return (self.out,)
 
     def _grad_input(self):
-        self.kernels.conv2d_forward(self.err_padded, self.flipped, self.zeros, 1, 1, self.dx)
+        # A forward correlation with input and output channels swapped.
+        forward, _ = self._choose(self.spec.c_in, self.spec.k)
+        forward(self.err_padded, self.flipped, self.zeros, 1, 1, self.dx)
         return (self.dx,)
 
     def _grad_input_gather(self):
@@ -436,13 +460,21 @@ class FastlayersKernelConv(_ConvBase):
         return (self.dx,)
 
     def _grad_weights(self):
-        self.kernels.conv2d_grad_weights(self.xp, self.err, 1, 1, self.grad_w, self.grad_b)
+        _, grad_weights = self._choose(self.spec.k, self.spec.c_in)
+        grad_weights(self.xp, self.err, 1, 1, self.grad_w, self.grad_b)
         return self.grad_w, self.grad_b
 
     def canonical(self, name, raw):
         if name in ("forward", "grad_input", "grad_input_gather"):
             return (_chwb_to_nchw(raw[0]),)
         return tuple(_to_numpy(a) for a in raw)
+
+
+class FastlayersDirectKernelConv(FastlayersKernelConv):
+    """The direct kernels of ``fastlayers.kernels.conv`` whatever the shape,
+    on arrays allocated by NumPy (16-byte aligned)."""
+
+    direct = True
 
 
 class TorchConv(_ConvBase):
@@ -540,6 +572,7 @@ CONV_ADAPTERS = {
     "im2col": Im2colConv,
     "fastlayers": FastlayersConv,
     "fastlayers-kernel": FastlayersKernelConv,
+    "fastlayers-kernel-direct": FastlayersDirectKernelConv,
     "torch": TorchConv,
     "jax": JaxConv,
 }
