@@ -411,9 +411,11 @@ class FastlayersKernelConv(_ConvBase):
         b, k = spec.batch, spec.k
         top, bottom, left, right = spec.pads
         m, n = spec.m, spec.n
-        # Arrays aligned to 64 bytes, as the layers allocate them for the
-        # kernels (the direct backend keeps NumPy's 16-byte alignment, as before).
-        empty = np.empty if self.direct else kernels.empty_aligned
+        # Arrays allocated as the layers allocate them for the kernels (large
+        # ones on a cache line); the direct backend keeps NumPy's alignment.
+        from fastlayers.functional._layout import empty as layer_empty
+
+        empty = np.empty if self.direct else layer_empty
         self.xp = empty((spec.c_in, spec.h + top + bottom, spec.w + left + right, b), dt)
         kernels.nchw_to_chwb(data["x"], top, left, self.xp)
         self.w = np.ascontiguousarray(data["w"])
