@@ -97,16 +97,6 @@ def upsample(small, sy, sx, full_hw):
     return out
 
 
-def matmul(a, b):
-    """Triple loop ``a @ b`` in float64."""
-    out = np.zeros((a.shape[0], b.shape[1]))
-    for i in range(a.shape[0]):
-        for j in range(b.shape[1]):
-            for k in range(a.shape[1]):
-                out[i, j] += float(a[i, k]) * float(b[k, j])
-    return out
-
-
 def numerical_gradient(f, x, eps=1e-6, indices=None):
     """Central-difference gradient of a scalar function.
 

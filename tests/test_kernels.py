@@ -348,46 +348,6 @@ def test_downsample_keeps_every_stride_th_pixel(dtype, rng):
 
 
 # ---------------------------------------------------------------------------
-# Dense matrix products
-# ---------------------------------------------------------------------------
-
-
-# Inner sizes around multiples of 4 exercise the unrolled loop and its tail.
-MATMUL_SHAPES = [(1, 1, 1), (3, 4, 5), (5, 7, 2), (2, 9, 6), (4, 8, 1)]
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("rows, inner, cols", MATMUL_SHAPES)
-def test_matmul(rows, inner, cols, dtype, rng):
-    a = rng.standard_normal((rows, inner)).astype(dtype)
-    b = rng.standard_normal((inner, cols)).astype(dtype)
-    out = nan_array((rows, cols), dtype)
-    kernels.matmul(a, b, out)
-    assert_close(out, naive.matmul(a, b), dtype)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("rows, inner, cols", MATMUL_SHAPES)
-def test_matmul_tn(rows, inner, cols, dtype, rng):
-    a = rng.standard_normal((inner, rows)).astype(dtype)
-    b = rng.standard_normal((inner, cols)).astype(dtype)
-    out = nan_array((rows, cols), dtype)
-    kernels.matmul_tn(a, b, out)
-    assert_close(out, naive.matmul(a.T, b), dtype)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("rows, inner, cols", MATMUL_SHAPES + [(3, 5, 9), (2, 120, 490)])
-def test_matmul_nt(rows, inner, cols, dtype, rng):
-    # Column counts around multiples of 4 exercise the four-row block and its tail.
-    a = rng.standard_normal((rows, inner)).astype(dtype)
-    b = rng.standard_normal((cols, inner)).astype(dtype)
-    out = nan_array((rows, cols), dtype)
-    kernels.matmul_nt(a, b, out)
-    assert_close(out, naive.matmul(a, b.T), dtype)
-
-
-# ---------------------------------------------------------------------------
 # ReLU: the one-thread and the chunked parallel kernels
 # ---------------------------------------------------------------------------
 

@@ -43,9 +43,9 @@ def test_twins_give_the_same_bits(dtype):
     a, b = rand((7, 13), dtype, 3), rand((13, 6), dtype, 4)
     calls = [
         (kernels.conv2d_forward, (xp, w, bias, 2, 1), (5, 4, 7, 5)),
-        (kernels.matmul, (a, b), (7, 6)),
+        (kernels.matmul, (a, b, False), (7, 6)),
         (kernels.matmul_nt, (a, b.T.copy()), (7, 6)),
-        (kernels.matmul_tn, (a.T.copy(), b), (7, 6)),
+        (kernels.matmul, (a.T.copy(), b, True), (7, 6)),
         (kernels.pad_chwb, (xp, 1, 2), (3, 12, 11, 5)),
         (kernels.relu_forward_parallel, (xp.reshape(-1),), (xp.size,)),
     ]

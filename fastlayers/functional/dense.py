@@ -68,7 +68,7 @@ def linear(
         return result
     x = kernel_ready(x, dtype)
     weights = kernel_ready(weights, dtype)
-    launch(kernels.matmul, x.size * weights.shape[1] < SERIAL_MACS, x, weights, result)
+    launch(kernels.matmul, x.size * weights.shape[1] < SERIAL_MACS, x, weights, False, result)
     if bias is not None:
         result += bias
     return result
@@ -132,7 +132,7 @@ def linear_backward(
     x = kernel_ready(x, dtype)
     error = kernel_ready(error, dtype)
     serial = x.size * m < SERIAL_MACS
-    launch(kernels.matmul_tn, serial, x, error, dw)
+    launch(kernels.matmul, serial, x, error, True, dw)
     np.sum(error, axis=0, out=db)
     if input_gradient:
         launch(kernels.matmul_nt, serial, error, kernel_ready(weights, dtype), dx)

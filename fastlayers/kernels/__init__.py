@@ -16,7 +16,7 @@ from .activation import (
 )
 from .conv import conv2d_forward, conv2d_forward_single, conv2d_grad_input, conv2d_grad_weights
 from .conv_blocked import conv2d_forward_blocked, conv2d_grad_weights_blocked, empty_aligned
-from .dense import matmul, matmul_nt, matmul_tn
+from .dense import matmul, matmul_nt
 from .layout import chwb_to_nchw, nchw_to_chwb, pad_chwb
 from .pool import (
     avgpool2d_backward,
@@ -43,7 +43,6 @@ __all__ = [
     "empty_aligned",
     "matmul",
     "matmul_nt",
-    "matmul_tn",
     "maxpool2d_backward",
     "maxpool2d_backward_chwb",
     "maxpool2d_backward_ties",
