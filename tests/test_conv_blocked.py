@@ -131,13 +131,16 @@ def test_blocked_results_do_not_depend_on_thread_count(case, dtype, rng):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_choice_keeps_lenet_on_direct_kernels_and_cifar_on_blocked(dtype):
+def test_choice_keeps_few_images_of_few_channels_on_direct_kernels(dtype):
     # (k, c, m, n) of the correlations a layer runs: forward, and input
     # gradient with the channels swapped.
     lenet = [(6, 1, 5, 5), (1, 6, 5, 5), (10, 6, 5, 5), (6, 10, 5, 5)]
     cifar = [(32, 3, 3, 3), (3, 32, 3, 3), (64, 32, 3, 3), (32, 64, 3, 3), (64, 64, 3, 3)]
-    for batch in (1, 16, 64):
-        assert not any(use_blocked(*shape, batch, dtype) for shape in lenet)
+    vector = 16 if dtype == "float32" else 8  # images filling one 64-byte vector
+    for batch in (1, 4, vector - 1, vector, 64):
+        # Few channels: blocked only from a full vector of images on.
+        expected = wide_vectors() and batch >= vector
+        assert all(use_blocked(*shape, batch, dtype) == expected for shape in lenet)
         # Without AVX-512 the direct kernels run everywhere.
         assert all(use_blocked(*shape, batch, dtype) == wide_vectors() for shape in cifar)
 
