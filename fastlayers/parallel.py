@@ -39,6 +39,7 @@ def _load_tbb():
         "safe",
         "threadsafe",
         "forksafe",
+        "tbb",  # asked for by name: it still has to be found
     ):
         return None
     if getattr(_numba_parallel, "_is_initialized", False) or not sys.platform.startswith("linux"):

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from importlib import metadata
 from pathlib import Path
 
 import numba
@@ -54,7 +55,22 @@ CONCURRENT_SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("layer", ["default", "workqueue"])
+def _tbb_wheel():
+    try:
+        return metadata.version("tbb") is not None
+    except metadata.PackageNotFoundError:
+        return False
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        "default",
+        "workqueue",
+        # Asked for by name, the pip wheel's TBB is found as it is by default.
+        pytest.param("tbb", marks=pytest.mark.skipif(not _tbb_wheel(), reason="no tbb wheel")),
+    ],
+)
 def test_concurrent_python_threads_neither_abort_nor_corrupt(layer):
     env = dict(os.environ, PYTHONPATH=str(REPO))
     if layer != "default":
