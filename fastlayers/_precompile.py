@@ -337,6 +337,16 @@ def precompile(step, *args, helpers=None, **kwargs):
     -------
     float
         Seconds taken.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastlayers
+    >>> from fastlayers.models import lenet
+    >>> net = lenet(seed=0)
+    >>> def step(net, x):
+    ...     return net.layers[0].forward(x)
+    >>> seconds = fastlayers.precompile(step, net, np.zeros((2, 1, 28, 28)), helpers=0)
     """
     start = time.perf_counter()
     compile_entries(plan(step, *args, **kwargs), helpers=helpers)
