@@ -128,8 +128,8 @@ def plan(step, *args, **kwargs):
             if isinstance(a, np.ndarray) and a.flags.writeable:
                 a.fill(0)
 
-    previous = parallel._recorder
-    parallel._recorder = record
+    previous = getattr(parallel._recording, "recorder", None)
+    parallel._recording.recorder = record
     # Layers such as dropout draw from NumPy's global random state: the dry
     # run must leave it as it found it.
     random_state = np.random.get_state()
@@ -141,7 +141,7 @@ def plan(step, *args, **kwargs):
             except Exception:
                 pass
     finally:
-        parallel._recorder = previous
+        parallel._recording.recorder = previous
         np.random.set_state(random_state)
     return list(needed.values())
 

@@ -63,9 +63,10 @@ _tbb_library = _load_tbb()
 
 _lock = threading.Lock()
 _serialise = None  # decided on first use: True for the workqueue layer
-# While fastlayers._precompile lists the kernels of a step: called with
-# (kernel, args) instead of the kernel.
-_recorder = None
+# While fastlayers._precompile lists the kernels of a step: its recorder,
+# called with (kernel, args) instead of the kernel.  Per Python thread, so
+# that kernels another thread runs meanwhile still run.
+_recording = threading.local()
 
 
 def _needs_lock():
@@ -142,8 +143,9 @@ def launch(kernel, serial, *args):
         if twin is not None:
             # The kernel's one-thread twin: no parallel region to enter.
             kernel, serial = twin, False
-    if _recorder is not None:
-        return _recorder(kernel, args)
+    recorder = getattr(_recording, "recorder", None)
+    if recorder is not None:
+        return recorder(kernel, args)
     if _serialise is None:
         _needs_lock()
     if serial:

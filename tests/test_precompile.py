@@ -236,3 +236,34 @@ def test_nothing_to_compile_starts_no_helper():
     entries = _precompile.plan(_step, net, x, labels)
     assert entries
     assert _precompile.compile_entries(entries, helpers=1) is None
+
+
+def test_dry_run_leaves_other_threads_kernels_running():
+    # While one thread lists a step's kernels (kernel calls recorded and
+    # skipped), another thread's kernels must run and give their results.
+    import threading
+
+    from fastlayers import functional as F
+
+    x = np.random.default_rng(3).standard_normal((2, 3, 8, 8))
+    w = np.random.default_rng(4).standard_normal((4, 3, 3, 3))
+    expected = F.conv2d(x, w)
+    inside, results = threading.Event(), []
+
+    def step():
+        F.relu(np.ones(3))  # recorded, not run
+        inside.set()
+        finished.wait(timeout=30)
+
+    def other():
+        inside.wait(timeout=30)
+        results.append(F.conv2d(x, w))
+        finished.set()
+
+    finished = threading.Event()
+    worker = threading.Thread(target=other)
+    worker.start()
+    entries = _precompile.plan(step)
+    worker.join()
+    assert [k.py_func.__name__ for k, _ in entries] == ["relu_forward"]
+    np.testing.assert_array_equal(results[0], expected)
