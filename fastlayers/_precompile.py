@@ -176,6 +176,9 @@ class _Claims:
         return os.path.exists(os.path.join(self.directory, name + ".done"))
 
 
+# The package directory of the process that starts the helpers.
+_PACKAGE_VARIABLE = "FASTLAYERS_PRECOMPILE_PACKAGE"
+
 # Not ``python -m fastlayers._precompile``: runpy would import this module a
 # second time, after the package's own import of it.
 _HELPER_COMMAND = (
@@ -197,9 +200,16 @@ class _Helpers:
         path = os.path.join(self.directory, "plan.pickle")
         with open(path, "wb") as fh:
             pickle.dump(spec, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        package = os.path.dirname(os.path.abspath(__file__))
+        root = os.path.dirname(package)
         env = dict(os.environ)
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        # numba files cached code under the source file's path: a helper
+        # that imported another copy of fastlayers (the current directory
+        # comes first on "python -c"'s path, and is often a clone of the
+        # repository) would fill a cache this process never reads.  So the
+        # helpers start in the shared directory, and check what they import.
+        env[_PACKAGE_VARIABLE] = package
         self.processes = []
         for _ in range(self.count):
             try:
@@ -210,6 +220,7 @@ class _Helpers:
                         stdout=subprocess.DEVNULL,
                         stderr=subprocess.DEVNULL,
                         env=env,
+                        cwd=self.directory,
                     )
                 )
             except OSError:  # compile with fewer helpers, or alone
@@ -366,6 +377,9 @@ def helper_main(directory):
     except (AttributeError, OSError):  # no niceness on this platform
         pass
 
+    expected = os.environ.get(_PACKAGE_VARIABLE)
+    if expected and os.path.dirname(os.path.abspath(__file__)) != expected:
+        return 3  # another copy of fastlayers: its cache entries would not be found
     with open(os.path.join(directory, "plan.pickle"), "rb") as fh:
         spec = pickle.load(fh)
     claims = _Claims(directory)

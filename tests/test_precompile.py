@@ -267,3 +267,41 @@ def test_dry_run_leaves_other_threads_kernels_running():
     worker.join()
     assert [k.py_func.__name__ for k, _ in entries] == ["relu_forward"]
     np.testing.assert_array_equal(results[0], expected)
+
+
+def test_helpers_import_this_process_fastlayers_not_the_current_directory_s(tmp_path):
+    # Run from a folder holding another "fastlayers" (a clone of the
+    # repository, say): "python -c" puts the current directory first on the
+    # path, and a helper that imported that copy would fill a cache this
+    # process never reads.
+    fake = tmp_path / "cwd" / "fastlayers"
+    fake.mkdir(parents=True)
+    marker = tmp_path / "imported-the-other-copy"
+    (fake / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    script = tmp_path / "parent.py"
+    script.write_text(
+        textwrap.dedent(SETUP)
+        + textwrap.dedent(
+            """
+            entries = _precompile.plan(step, net, x, labels)
+            processes = _precompile.compile_entries(entries, helpers=1)
+            for p in processes:
+                p.wait()
+            print(json.dumps({"codes": [p.returncode for p in processes]}))
+            """
+        )
+    )
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), NUMBA_NUM_THREADS="1")
+    env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=str(tmp_path / "cwd"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    codes = json.loads(proc.stdout.strip().splitlines()[-1])["codes"]
+    assert codes and all(code in (0, -15) for code in codes)  # done, or stopped at the end
+    assert not marker.exists()
