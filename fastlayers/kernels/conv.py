@@ -297,20 +297,28 @@ def conv2d_grad_weights(xp, err, stride_y, stride_x, grad_w, grad_b):
     grad_b : ndarray, shape (k,)
         Written in full.
     """
-    kernel, args = _grad_weights_call(xp, err, stride_y, stride_x, grad_w, grad_b)
+    kernel, args = conv2d_grad_weights.compiled_call(xp, err, stride_y, stride_x, grad_w, grad_b)
     kernel(*args)
 
 
-def _grad_weights_call(xp, err, stride_y, stride_x, grad_w, grad_b):
-    # The compiled kernel conv2d_grad_weights calls, and its arguments.
-    if stride_x == 1:
-        return _grad_weights_unit_stride_x, (xp, err, stride_y, grad_w, grad_b)
-    return _grad_weights_strided, (xp, err, stride_y, stride_x, grad_w, grad_b)
+def _by_column_stride(unit_stride_kernel):
+    """The choice of a weight-gradient function between two compiled kernels.
 
+    Returns ``choose(xp, err, stride_y, stride_x, grad_w, grad_b)``, which
+    gives ``unit_stride_kernel`` at unit column stride and the strided
+    kernel otherwise, with the arguments each takes.  A weight-gradient
+    function keeps it as its attribute ``compiled_call``, which also names
+    the compiled kernel behind the Python function for callers that
+    compile a step's kernels before running it (``fastlayers.precompile``)
+    or run small work on a kernel's one-thread twin.
+    """
 
-# Names the compiled kernel behind the Python function, for callers that
-# compile the kernels of a step before running it.
-conv2d_grad_weights.compiled_call = _grad_weights_call
+    def choose(xp, err, stride_y, stride_x, grad_w, grad_b):
+        if stride_x == 1:
+            return unit_stride_kernel, (xp, err, stride_y, grad_w, grad_b)
+        return _grad_weights_strided, (xp, err, stride_y, stride_x, grad_w, grad_b)
+
+    return choose
 
 
 @kernel(parallel=True)
@@ -404,3 +412,6 @@ def _grad_weights_strided(xp, err, stride_y, stride_x, grad_w, grad_b):
             grad_w[k, c, i, j] = part[j].sum()
     for k in prange(n_kern):
         grad_b[k] = err[k].sum()
+
+
+conv2d_grad_weights.compiled_call = _by_column_stride(_grad_weights_unit_stride_x)

@@ -33,7 +33,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ._jit import kernel
-from .conv import _grad_weights_strided, _tap_rows
+from .conv import _by_column_stride, _tap_rows
 
 # Bytes of one vector of the tiles: a cache line, and the width of AVX-512.
 VECTOR_BYTES = 64
@@ -433,20 +433,9 @@ def conv2d_grad_weights_blocked(xp, err, stride_y, stride_x, grad_w, grad_b):
     grad_b : ndarray, shape (k,)
         Written in full.
     """
-    kernel, args = _grad_weights_blocked_call(xp, err, stride_y, stride_x, grad_w, grad_b)
+    call = conv2d_grad_weights_blocked.compiled_call
+    kernel, args = call(xp, err, stride_y, stride_x, grad_w, grad_b)
     kernel(*args)
-
-
-def _grad_weights_blocked_call(xp, err, stride_y, stride_x, grad_w, grad_b):
-    # The compiled kernel conv2d_grad_weights_blocked calls, and its arguments.
-    if stride_x == 1:
-        return _grad_weights_blocked, (xp, err, stride_y, grad_w, grad_b)
-    return _grad_weights_strided, (xp, err, stride_y, stride_x, grad_w, grad_b)
-
-
-# Names the compiled kernel behind the Python function, for callers that
-# compile the kernels of a step before running it (fastlayers.precompile).
-conv2d_grad_weights_blocked.compiled_call = _grad_weights_blocked_call
 
 
 @kernel(parallel=True)
@@ -507,3 +496,6 @@ def _grad_weights_blocked(xp, err, stride_y, grad_w, grad_b):
                 gw_flat[k0 + r, t0 + s] = total
             if t0 == 0:
                 grad_b[k0 + r] = err[k0 + r].sum()
+
+
+conv2d_grad_weights_blocked.compiled_call = _by_column_stride(_grad_weights_blocked)
