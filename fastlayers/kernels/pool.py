@@ -17,6 +17,16 @@ from numba import prange
 from ._jit import kernel
 
 
+@kernel
+def _takes(v, current):
+    # Whether a tap's value v replaces the window's maximum so far: bigger,
+    # or NaN (not <=), unless a NaN is held already, so that the first NaN
+    # wins and propagates.  Spelled so, LLVM turns the select into vector
+    # code; (v > current) | ((v != v) & (current == current)), the same
+    # rule, it left scalar.
+    return (not (v <= current)) & (current == current)
+
+
 @kernel(parallel=True)
 def maxpool2d_forward(x, pool_h, pool_w, stride_y, stride_x, out, argmax):
     """Max over (possibly overlapping) windows of an NCHW array.
@@ -73,9 +83,7 @@ def maxpool2d_forward(x, pool_h, pool_w, stride_y, stride_x, out, argmax):
                         for b in range(nb):
                             v = v_row[b]
                             current = best[b]
-                            # Bigger, or NaN (not <=), unless a NaN is held already:
-                            # the first NaN wins.  Spelled so, the select vectorises.
-                            take = (not (v <= current)) & (current == current)
+                            take = _takes(v, current)
                             best[b] = v if take else current
                             where[b] = tap if take else where[b]
                 for b in range(nb):
@@ -128,17 +136,17 @@ def _maxpool_planes(x, pool_h, pool_w, stride_y, stride_x, out, argmax):
                 for ox in range(out_w):
                     m = r0[2 * ox]
                     at = y0 * width + 2 * ox
-                    # Taps in row-major order; the first NaN wins (see below).
+                    # Taps in row-major order.
                     v = r0[2 * ox + 1]
-                    take = (not (v <= m)) & (m == m)
+                    take = _takes(v, m)
                     m = v if take else m
                     at = y0 * width + 2 * ox + 1 if take else at
                     v = r1[2 * ox]
-                    take = (not (v <= m)) & (m == m)
+                    take = _takes(v, m)
                     m = v if take else m
                     at = (y0 + 1) * width + 2 * ox if take else at
                     v = r1[2 * ox + 1]
-                    take = (not (v <= m)) & (m == m)
+                    take = _takes(v, m)
                     m = v if take else m
                     at = (y0 + 1) * width + 2 * ox + 1 if take else at
                     best[ox] = m
@@ -155,7 +163,7 @@ def _maxpool_planes(x, pool_h, pool_w, stride_y, stride_x, out, argmax):
                     for ox in range(out_w):
                         v = line[ox * stride_x + j]
                         current = best[ox]
-                        take = (not (v <= current)) & (current == current)
+                        take = _takes(v, current)
                         best[ox] = v if take else current
                         where[ox] = tap + ox * stride_x if take else where[ox]
 
@@ -216,9 +224,7 @@ def maxpool2d_forward_chwb(x, pool_h, pool_w, stride_y, stride_x, out, argmax):
                     for b in range(n_batch):
                         v = v_row[b]
                         current = best[b]
-                        # Bigger, or NaN (not <=), unless a NaN is held already:
-                        # the first NaN wins.  Spelled so, the select vectorises.
-                        take = (not (v <= current)) & (current == current)
+                        take = _takes(v, current)
                         best[b] = v if take else current
                         where[b] = tap if take else where[b]
 
