@@ -215,3 +215,15 @@ def test_lenet_chain_equals_contiguous_chain(dtype):
     for la, lb in zip(chained, copied):
         if hasattr(la, "gradient_weights"):
             np.testing.assert_array_equal(la.gradient_weights, lb.gradient_weights)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_large_arrays_start_on_a_cache_line(dtype):
+    from fastlayers.functional._layout import ALIGN_FROM_BYTES, empty
+
+    for shape in [(6, 32, 32, 64), (3, 5, 7, 400), (1,)]:
+        a = empty(shape, dtype)
+        assert a.shape == shape and a.dtype == dtype
+        assert a.flags.c_contiguous and a.flags.writeable
+        if a.nbytes >= ALIGN_FROM_BYTES:
+            assert a.ctypes.data % 64 == 0

@@ -15,7 +15,7 @@ from .activation import (
     relu_forward_parallel,
 )
 from .conv import conv2d_forward, conv2d_forward_single, conv2d_grad_input, conv2d_grad_weights
-from .conv_blocked import conv2d_forward_blocked, conv2d_grad_weights_blocked, empty_aligned
+from .conv_blocked import conv2d_forward_blocked, conv2d_grad_weights_blocked
 from .dense import matmul, matmul_nt
 from .layout import chwb_to_nchw, nchw_to_chwb, pad_chwb
 from .pool import (
@@ -40,7 +40,6 @@ __all__ = [
     "conv2d_grad_weights",
     "conv2d_grad_weights_blocked",
     "downsample_strided",
-    "empty_aligned",
     "matmul",
     "matmul_nt",
     "maxpool2d_backward",

