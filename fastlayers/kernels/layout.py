@@ -10,6 +10,19 @@ from numba import prange
 from ._jit import kernel
 
 
+@kernel
+def _pad_row(row, y, height, pad_left, width):
+    # Zero the padding of one row (w + pads, b) of a padded batch-innermost
+    # array, holding input row y (if 0 <= y < height) from column pad_left
+    # on; True when the whole row is padding and nothing is left to copy.
+    if y < 0 or y >= height:
+        row[:, :] = 0
+        return True
+    row[:pad_left, :] = 0
+    row[pad_left + width :, :] = 0
+    return False
+
+
 @kernel(parallel=True)
 def nchw_to_chwb(x, pad_top, pad_left, out):
     """Copy ``x`` (b, c, h, w) into ``out`` (c, h + pads, w + pads, b).
@@ -18,19 +31,14 @@ def nchw_to_chwb(x, pad_top, pad_left, out):
     element of ``out`` (the zero padding) is set to zero.
     """
     n_batch, n_chan, height, width = x.shape
-    padded_h, padded_w = out.shape[1], out.shape[2]
+    padded_h = out.shape[1]
     for task in prange(n_chan * padded_h):
         c = task // padded_h
         yp = task % padded_h
         y = yp - pad_top
         row = out[c, yp]
-        if y < 0 or y >= height:
-            row[:, :] = 0
+        if _pad_row(row, y, height, pad_left, width):
             continue
-        for xp in range(pad_left):
-            row[xp, :] = 0
-        for xp in range(pad_left + width, padded_w):
-            row[xp, :] = 0
         for b in range(n_batch):
             src = x[b, c, y]
             for xx in range(width):
@@ -60,19 +68,14 @@ def pad_chwb(src, pad_top, pad_left, out):
     each row is one contiguous copy: no transposing.
     """
     n_chan, height, width, n_batch = src.shape
-    padded_h, padded_w = out.shape[1], out.shape[2]
+    padded_h = out.shape[1]
     for task in prange(n_chan * padded_h):
         c = task // padded_h
         yp = task % padded_h
         y = yp - pad_top
         row = out[c, yp]
-        if y < 0 or y >= height:
-            row[:, :] = 0
+        if _pad_row(row, y, height, pad_left, width):
             continue
-        for xp in range(pad_left):
-            row[xp, :] = 0
-        for xp in range(pad_left + width, padded_w):
-            row[xp, :] = 0
         src_row = src[c, y]
         for xx in range(width):
             dst = row[pad_left + xx]
