@@ -101,18 +101,19 @@ def _conv2d(x, weights, bias, stride, padding, out, caller):
         output(out, out_shape, dtype, caller)
     weights = kernel_ready(weights, dtype)
     bias = np.zeros(k, dtype) if bias is None else kernel_ready(bias, dtype)
-    if b == 0:
-        padded = np.empty((c, hp, wp, b), dtype)
-        saved = Conv2dSaved(padded, weights, (b, c, h, w), (sy, sx), (top, bottom, left, right))
-        return (np.empty(out_shape, dtype) if out is None else out), saved
     # A new copy even without padding: backward reads it after the caller
     # may have changed x.
-    padded = to_batch_innermost(x, dtype, top, bottom, left, right, copy=True)
+    if b:
+        padded = to_batch_innermost(x, dtype, top, bottom, left, right, copy=True)
+    else:
+        padded = np.empty((c, hp, wp, 0), dtype)
     saved = Conv2dSaved(padded, weights, (b, c, h, w), (sy, sx), (top, bottom, left, right))
+    if b == 0:
+        return (np.empty(out_shape, dtype) if out is None else out), saved
     out_t = empty((k, out_shape[2], out_shape[3], b), dtype)
     macs = out_t.size * c * m * n
     if use_blocked(k, c, m, n, b, dtype, sx):
-        # Many channels: output tiles kept in registers over all taps.
+        # Tiles of outputs kept in registers over all taps (see use_blocked).
         args = (padded, weights, bias, sy, sx, out_t)
         launch(kernels.conv2d_forward_blocked, macs < SERIAL_MACS, *args)
     elif b == 1 and (sy, sx) == (1, 1):
