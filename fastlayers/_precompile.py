@@ -118,9 +118,8 @@ def plan(step, *args, **kwargs):
     needed = {}
 
     def record(kernel, call_args):
-        calls = getattr(kernel, "compiled_call", None)
-        if calls is not None:  # a Python function that picks a compiled kernel
-            kernel, call_args = calls(*call_args)
+        # launch hands over the compiled kernel it would run (a Python
+        # function that picks one is resolved there).
         if _is_dispatcher(kernel):
             types = tuple(numba.typeof(a) for a in call_args)
             needed.setdefault((id(kernel), types), (kernel, types))

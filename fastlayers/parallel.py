@@ -135,10 +135,10 @@ def launch(kernel, serial, *args):
     (:mod:`fastlayers.functional`) decides what is small.
     """
     global _get_threads, _set_threads
+    calls = getattr(kernel, "compiled_call", None)
+    if calls is not None:  # a Python function that picks a compiled kernel: that kernel
+        kernel, args = calls(*args)
     if serial:
-        calls = getattr(kernel, "compiled_call", None)
-        if calls is not None:  # a Python function that picks a compiled kernel
-            kernel, args = calls(*args)
         twin = getattr(kernel, "serial", None)
         if twin is not None:
             # The kernel's one-thread twin: no parallel region to enter.
